@@ -1,0 +1,96 @@
+# nginx-faas: build the nginx module, the daemons and the tests.
+#
+#   make          module and daemons into build/
+#   make test     install missing packages, build, run the whole suite
+#   make asan     the module built with AddressSanitizer (build/asan/)
+#   make deps     install every Debian package the build and tests need
+
+SHELL     := /bin/bash
+NGINX_SRC ?= /usr/share/nginx/src
+BUILD     := $(CURDIR)/build
+PROVE     ?= prove
+
+CC        ?= cc
+CFLAGS    ?= -O2 -g
+WARN      := -std=c99 -Wall -Wextra -Werror -D_GNU_SOURCE
+
+DEB_PACKAGES := build-essential dpkg-dev nginx nginx-dev libhiredis-dev \
+                libcjson-dev libcurl4-openssl-dev redis-server wrk \
+                libtest-tcp-perl libwww-perl python3 valgrind \
+                libclang-rt-14-dev
+
+MODULE_SRCS := config $(wildcard ngx_faas_module/*.c ngx_faas_module/*.h)
+
+.PHONY: all module asan unit deps deps-check test test-asan clean
+
+all: module $(BUILD)/faas-testfn unit
+
+module: $(BUILD)/ngx_http_faas_module.so
+
+# Debian's nginx is built --with-compat: configuring nginx-dev's tree with
+# the same flags into our own build directory gives a binary-compatible
+# module without writing anything under $(NGINX_SRC).
+define nginx_module_build
+	mkdir -p $(1)
+	cd $(NGINX_SRC) && . ./conf_flags && ./configure \
+	    --with-cc-opt="$$(dpkg-buildflags --get CFLAGS) -fPIC $$(dpkg-buildflags --get CPPFLAGS) $(2)" \
+	    --with-ld-opt="$$(dpkg-buildflags --get LDFLAGS) -fPIC $(3)" \
+	    "$${NGX_CONF_FLAGS[@]}" --add-dynamic-module=$(CURDIR) \
+	    --builddir=$(1) > $(1)/configure.log 2>&1 \
+	    || { cat $(1)/configure.log; exit 1; }
+endef
+
+$(BUILD)/nginx/Makefile: config
+	$(call nginx_module_build,$(BUILD)/nginx,,)
+
+$(BUILD)/ngx_http_faas_module.so: $(BUILD)/nginx/Makefile $(MODULE_SRCS)
+	$(MAKE) -s -f $(BUILD)/nginx/Makefile -C $(NGINX_SRC) modules
+	cp $(BUILD)/nginx/ngx_http_faas_module.so $@
+
+asan: $(BUILD)/asan/ngx_http_faas_module.so
+
+$(BUILD)/asan/Makefile: config
+	$(call nginx_module_build,$(BUILD)/asan,-fsanitize=address -fno-omit-frame-pointer,-fsanitize=address)
+
+$(BUILD)/asan/ngx_http_faas_module.so: $(BUILD)/asan/Makefile $(MODULE_SRCS)
+	$(MAKE) -s -f $(BUILD)/asan/Makefile -C $(NGINX_SRC) modules
+	touch $@
+
+# The function used by the tests (and as the tiny container image): static
+# so that it runs in a FROM scratch image unchanged.
+$(BUILD)/faas-testfn: t/fn/testfn.c
+	@mkdir -p $(BUILD)
+	$(CC) $(CFLAGS) $(WARN) -static -pthread -o $@ $<
+
+# C unit tests of the pure parts; each binary prints TAP for prove.
+UNIT_TESTS := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(wildcard t/unit/*.c))
+
+unit: $(UNIT_TESTS)
+
+$(BUILD)/unit/%: t/unit/%.c ngx_faas_module/ngx_http_faas_pure.c \
+                 ngx_faas_module/ngx_http_faas_pure.h t/unit/tap.h
+	@mkdir -p $(BUILD)/unit
+	$(CC) $(CFLAGS) $(WARN) -fsanitize=address,undefined \
+	    -Ingx_faas_module -It/unit -o $@ $< ngx_faas_module/ngx_http_faas_pure.c
+
+deps:
+	apt-get update
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+	    $(DEB_PACKAGES)
+
+# Installs only when something is missing, so that repeated runs stay fast.
+deps-check:
+	@missing=$$(for p in $(DEB_PACKAGES); do \
+	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
+	        | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	    echo "installing missing packages:" $$missing; \
+	    $(MAKE) deps; \
+	fi
+
+test: deps-check
+	$(MAKE) all asan
+	$(PROVE) -r --timer t/
+
+clean:
+	rm -rf $(BUILD)

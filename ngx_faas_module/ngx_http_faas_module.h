@@ -1,0 +1,304 @@
+/*
+ * Copyright (C) nginx-faas developers
+ *
+ * Types shared by the files of ngx_http_faas_module.  Each file is one
+ * concern; this header is the only thing they share.
+ */
+
+#ifndef _NGX_HTTP_FAAS_MODULE_H_INCLUDED_
+#define _NGX_HTTP_FAAS_MODULE_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_faas_pure.h"
+
+
+#define NGX_HTTP_FAAS_SCHEMA_VERSION  1
+#define NGX_HTTP_FAAS_SCHEMA_TEXT     "1"
+
+/* how long a replica that was removed stays known as removed: an endpoint
+ * resync answer that was requested before the removal must not revive it */
+#define NGX_HTTP_FAAS_TOMBSTONE_MS    30000
+
+/* a replica that refused a connection is avoided for this long when others
+ * are ready, so that every worker does not hit it while the controller
+ * replaces it */
+#define NGX_HTTP_FAAS_FAIL_AVOID_MS   2000
+
+
+typedef enum {
+    NGX_HTTP_FAAS_REPLICA_READY = 0,
+    NGX_HTTP_FAAS_REPLICA_GONE          /* unpublished; drains, then freed */
+} ngx_http_faas_replica_state_e;
+
+
+/* how the module handled a request, as $faas_status shows it */
+typedef enum {
+    NGX_HTTP_FAAS_ST_NONE = 0,
+    NGX_HTTP_FAAS_ST_PASSED,
+    NGX_HTTP_FAAS_ST_BAD_NAME,
+    NGX_HTTP_FAAS_ST_NOT_FOUND,
+    NGX_HTTP_FAAS_ST_UNAVAILABLE,
+    NGX_HTTP_FAAS_ST_FAILED
+} ngx_http_faas_status_e;
+
+
+/*
+ * Shared memory.  Nothing here points to worker memory; the slab mutex
+ * guards the lists (replicas come and go), atomics carry the counters.
+ */
+
+typedef struct {
+    ngx_queue_t                     queue;      /* in revision->replicas */
+    ngx_atomic_t                    in_flight;
+    ngx_atomic_t                    requests;
+    ngx_atomic_t                    failures;
+    ngx_msec_t                      avoid_until;
+    ngx_msec_t                      updated;    /* last change applied */
+    ngx_http_faas_replica_state_e   state;
+    ngx_uint_t                      seen;       /* resync bookkeeping */
+    socklen_t                       socklen;
+    ngx_sockaddr_t                  sockaddr;
+    size_t                          id_len;
+    size_t                          addr_len;
+    u_char                          id[NGX_HTTP_FAAS_REPLICA_ID_MAX];
+    u_char                          addr[NGX_HTTP_FAAS_ADDR_TEXT_MAX];
+} ngx_http_faas_replica_t;
+
+
+typedef struct {
+    ngx_queue_t                     queue;      /* in function->revisions */
+    ngx_queue_t                     replicas;
+    ngx_uint_t                      nreplicas;  /* in the list, any state */
+    ngx_uint_t                      nready;
+    ngx_atomic_t                    rotation;   /* spreads ties */
+    ngx_atomic_t                    requests;
+    ngx_atomic_t                    in_flight;
+    ngx_atomic_t                    unavailable;
+    ngx_atomic_t                    failures;
+    ngx_atomic_t                    last_request_ms;   /* unix time */
+    size_t                          name_len;
+    u_char                          name[NGX_HTTP_FAAS_NAME_MAX];
+} ngx_http_faas_shm_revision_t;
+
+
+typedef struct {
+    ngx_str_node_t                  sn;         /* key: the function name */
+    ngx_queue_t                     revisions;
+    u_char                          name[NGX_HTTP_FAAS_NAME_MAX];
+} ngx_http_faas_shm_function_t;
+
+
+typedef struct {
+    ngx_rbtree_t                    functions;
+    ngx_rbtree_node_t               sentinel;
+} ngx_http_faas_shm_t;
+
+
+typedef struct ngx_http_faas_main_conf_s  ngx_http_faas_main_conf_t;
+
+/* the zone's worker-side handle (shm_zone->data) */
+typedef struct {
+    ngx_http_faas_shm_t            *sh;
+    ngx_slab_pool_t                *shpool;
+    ngx_http_faas_main_conf_t      *fmcf;
+} ngx_http_faas_zone_t;
+
+
+/*
+ * Configuration.
+ */
+
+typedef struct {
+    ngx_str_t                       name;
+    ngx_uint_t                      weight_pct;  /* UNSET: none given */
+    ngx_str_t                       exec;
+    ngx_str_t                       image;
+    ngx_http_faas_shm_revision_t   *shm;         /* set when the zone loads */
+} ngx_http_faas_revision_conf_t;
+
+
+typedef struct {
+    ngx_str_t                       name;
+    ngx_array_t                     revisions;   /* revision_conf_t */
+    unsigned                       *weights_pct; /* one per revision */
+    ngx_array_t                     env;         /* ngx_keyval_t */
+    ngx_uint_t                      concurrency; /* 0: no limit */
+    ngx_uint_t                      scale_min;
+    ngx_uint_t                      scale_max;   /* 0: no limit */
+    ngx_uint_t                      scale_target;/* 0: from concurrency */
+    ngx_msec_t                      scale_idle_ms;
+    ngx_uint_t                      queue_size;
+    ngx_msec_t                      queue_timeout_ms;
+    ngx_str_t                       health;      /* empty: TCP connect */
+    ngx_http_faas_shm_function_t   *shm;
+} ngx_http_faas_function_conf_t;
+
+
+typedef struct {
+    ngx_str_t                       host;        /* numeric address */
+    in_port_t                       port;
+    ngx_str_t                       unix_path;   /* or a unix socket */
+    ngx_str_t                       text;        /* as written, for logs */
+    ngx_str_t                       user;
+    ngx_str_t                       password;
+    ngx_int_t                       db;
+    ngx_str_t                       prefix;
+    ngx_msec_t                      resync_ms;
+} ngx_http_faas_redis_conf_t;
+
+
+struct ngx_http_faas_main_conf_s {
+    ngx_shm_zone_t                 *shm_zone;
+    ngx_http_faas_redis_conf_t     *redis;
+    ngx_array_t                     functions;   /* function_conf_t * */
+    ngx_hash_t                      functions_hash;
+    ngx_array_t                    *static_passes; /* checked, then unused */
+    ngx_uint_t                      pass_used;   /* needs zone and redis */
+};
+
+
+typedef struct {
+    ngx_flag_t                      pass;
+    ngx_http_complex_value_t       *pass_name;   /* NULL: from the path */
+    ngx_str_t                       location;    /* prefix the name follows */
+    ngx_http_complex_value_t       *sticky;
+    ngx_flag_t                      revision_header;
+} ngx_http_faas_loc_conf_t;
+
+
+/*
+ * Per request.
+ */
+
+/* where a request goes: a copy of a replica's address, in worker memory */
+typedef struct {
+    ngx_sockaddr_t                  sockaddr;
+    socklen_t                       socklen;
+    ngx_str_t                       name;
+    u_char                          text[NGX_HTTP_FAAS_ADDR_TEXT_MAX];
+} ngx_http_faas_peer_t;
+
+
+typedef struct {
+    ngx_http_faas_function_conf_t  *function;
+    ngx_http_faas_revision_conf_t  *revision;
+    ngx_str_t                       function_name; /* as requested */
+
+    ngx_http_faas_replica_t        *replica;     /* holds one slot on it */
+    ngx_http_faas_replica_t        *tried[8];    /* refused this request */
+    ngx_uint_t                      ntried;
+
+    ngx_http_faas_peer_t            peer;         /* last replica used */
+    ngx_http_faas_status_e          status;
+
+    unsigned                        routed:1;
+} ngx_http_faas_ctx_t;
+
+
+extern ngx_module_t  ngx_http_faas_module;
+
+
+/* ngx_http_faas_directive.c */
+char *ngx_http_faas_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+char *ngx_http_faas_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+char *ngx_http_faas_function(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+char *ngx_http_faas_pass(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+char *ngx_http_faas_status_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_faas_balancer(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+ngx_int_t ngx_http_faas_functions_init(ngx_conf_t *cf,
+    ngx_http_faas_main_conf_t *fmcf);
+ngx_http_faas_function_conf_t *ngx_http_faas_function_find(
+    ngx_http_faas_main_conf_t *fmcf, u_char *name, size_t len);
+ngx_http_faas_revision_conf_t *ngx_http_faas_revision_find(
+    ngx_http_faas_function_conf_t *fn, u_char *name, size_t len);
+
+/* ngx_http_faas_shm.c */
+ngx_int_t ngx_http_faas_shm_init_zone(ngx_shm_zone_t *shm_zone, void *data);
+ngx_http_faas_replica_t *ngx_http_faas_replica_acquire(ngx_shm_zone_t *zone,
+    ngx_http_faas_function_conf_t *fn, ngx_http_faas_revision_conf_t *rev,
+    ngx_http_faas_replica_t **exclude, ngx_uint_t nexclude,
+    ngx_http_faas_peer_t *peer);
+void ngx_http_faas_replica_release(ngx_http_faas_revision_conf_t *rev,
+    ngx_http_faas_replica_t *replica);
+void ngx_http_faas_replica_failed(ngx_http_faas_revision_conf_t *rev,
+    ngx_http_faas_replica_t *replica);
+ngx_int_t ngx_http_faas_replica_up(ngx_shm_zone_t *zone,
+    ngx_http_faas_revision_conf_t *rev, ngx_str_t *id, ngx_str_t *addr,
+    struct sockaddr_storage *sa, socklen_t socklen);
+ngx_int_t ngx_http_faas_replica_down(ngx_shm_zone_t *zone,
+    ngx_http_faas_revision_conf_t *rev, ngx_str_t *id);
+void ngx_http_faas_replicas_resync(ngx_shm_zone_t *zone,
+    ngx_http_faas_revision_conf_t *rev, ngx_array_t *records,
+    ngx_msec_t requested_at);
+void ngx_http_faas_replicas_sweep(ngx_shm_zone_t *zone,
+    ngx_http_faas_revision_conf_t *rev);
+
+/* one record of an endpoints hash, already validated */
+typedef struct {
+    ngx_str_t                       id;
+    ngx_str_t                       addr;
+    socklen_t                       socklen;
+    struct sockaddr_storage         sockaddr;
+} ngx_http_faas_endpoint_t;
+
+/* ngx_http_faas_route.c */
+ngx_int_t ngx_http_faas_route_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_faas_send_error(ngx_http_request_t *r, ngx_uint_t status,
+    const char *error, ngx_str_t *function, ngx_str_t *revision);
+
+/* ngx_http_faas_upstream.c */
+ngx_int_t ngx_http_faas_upstream_init(ngx_conf_t *cf,
+    ngx_http_upstream_srv_conf_t *us);
+ngx_int_t ngx_http_faas_take_slot(ngx_http_request_t *r,
+    ngx_http_faas_ctx_t *ctx);
+
+/* ngx_http_faas_redis.c: the only file that speaks hiredis */
+typedef void (*ngx_http_faas_redis_reply_pt)(void *reply, void *data);
+typedef void (*ngx_http_faas_redis_event_pt)(void);
+typedef void (*ngx_http_faas_redis_message_pt)(ngx_str_t *channel,
+    ngx_str_t *payload);
+
+typedef struct {
+    ngx_http_faas_redis_event_pt    connected;   /* commands flow again */
+    ngx_http_faas_redis_event_pt    subscribed;  /* messages flow again */
+    ngx_http_faas_redis_message_pt  message;
+    ngx_str_t                      *channels;
+    ngx_uint_t                      nchannels;
+} ngx_http_faas_redis_handlers_t;
+
+ngx_int_t ngx_http_faas_redis_start(ngx_cycle_t *cycle,
+    ngx_http_faas_redis_conf_t *rcf, ngx_http_faas_redis_handlers_t *h);
+void ngx_http_faas_redis_stop(void);
+ngx_int_t ngx_http_faas_redis_command(ngx_http_faas_redis_reply_pt handler,
+    void *data, int argc, const char **argv, const size_t *argvlen);
+ngx_uint_t ngx_http_faas_redis_connected(void);
+ngx_uint_t ngx_http_faas_redis_reply_ok(void *reply);
+ngx_uint_t ngx_http_faas_redis_reply_count(void *reply);
+ngx_int_t ngx_http_faas_redis_reply_string(void *reply, ngx_uint_t i,
+    ngx_str_t *s);
+const char *ngx_http_faas_redis_reply_error(void *reply);
+
+/* ngx_http_faas_sync.c */
+ngx_int_t ngx_http_faas_sync_init_process(ngx_cycle_t *cycle);
+void ngx_http_faas_sync_exit_process(ngx_cycle_t *cycle);
+u_char *ngx_http_faas_redis_key(u_char *buf, u_char *last,
+    ngx_http_faas_redis_conf_t *rcf, const char *kind,
+    ngx_http_faas_function_conf_t *fn, ngx_http_faas_revision_conf_t *rev);
+
+/* ngx_http_faas_spec.c */
+ngx_int_t ngx_http_faas_spec_publish(ngx_http_faas_main_conf_t *fmcf,
+    ngx_log_t *log);
+
+/* ngx_http_faas_status.c */
+ngx_int_t ngx_http_faas_status_handler(ngx_http_request_t *r);
+
+/* ngx_http_faas_variables.c */
+ngx_int_t ngx_http_faas_add_variables(ngx_conf_t *cf);
+
+
+#endif /* _NGX_HTTP_FAAS_MODULE_H_INCLUDED_ */
