@@ -202,7 +202,8 @@ ngx_http_faas_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     rcf->db = 0;
     ngx_str_set(&rcf->prefix, "faas:");
-    rcf->resync_ms = 5000;
+    rcf->resync_ms = NGX_CONF_UNSET_MSEC;
+    rcf->metrics_ms = NGX_CONF_UNSET_MSEC;
 
     for (i = 2; i < cf->args->nelts; i++) {
 
@@ -273,11 +274,32 @@ ngx_http_faas_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             continue;
         }
 
+        if (ngx_http_faas_param(&value[i], "metrics", &v) == NGX_OK) {
+            if (ngx_http_faas_msec(cf, &value[0], &value[i], &v,
+                                   &rcf->metrics_ms)
+                != NGX_CONF_OK)
+            {
+                return NGX_CONF_ERROR;
+            }
+
+            if (rcf->metrics_ms < 100) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "\"%V\" in \"faas_redis\" is too short, "
+                                   "the minimum is 100ms", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid parameter \"%V\" in \"faas_redis\"",
                            &value[i]);
         return NGX_CONF_ERROR;
     }
+
+    ngx_conf_init_msec_value(rcf->resync_ms, 5000);
+    ngx_conf_init_msec_value(rcf->metrics_ms, 1000);
 
     if (rcf->user.len && rcf->password.len == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -999,6 +1021,10 @@ ngx_http_faas_function_done(ngx_conf_t *cf, ngx_http_faas_function_conf_t *fn)
         }
 
         fn->weights_pct[i] = rev[i].weight_pct;
+
+        /* the array no longer moves: the queue head may point to itself */
+        rev[i].function = fn;
+        ngx_queue_init(&rev[i].parked);
     }
 
     ngx_conf_init_uint_value(fn->concurrency, 0);

@@ -16,7 +16,9 @@ static char *ngx_http_faas_init_main_conf(ngx_conf_t *cf, void *conf);
 static void *ngx_http_faas_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_faas_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
+static ngx_int_t ngx_http_faas_init_module(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_faas_init_process(ngx_cycle_t *cycle);
+static ngx_http_faas_main_conf_t *ngx_http_faas_used(ngx_cycle_t *cycle);
 static void ngx_http_faas_exit_process(ngx_cycle_t *cycle);
 
 
@@ -103,7 +105,7 @@ ngx_module_t  ngx_http_faas_module = {
     ngx_http_faas_commands,                /* module directives */
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
-    NULL,                                  /* init module */
+    ngx_http_faas_init_module,             /* init module */
     ngx_http_faas_init_process,            /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
@@ -227,15 +229,68 @@ ngx_http_faas_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 }
 
 
+/* the module's configuration when this cycle routes functions, or NULL */
+
+static ngx_http_faas_main_conf_t *
+ngx_http_faas_used(ngx_cycle_t *cycle)
+{
+    ngx_http_faas_main_conf_t  *fmcf;
+
+    fmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_faas_module);
+
+    if (fmcf == NULL || fmcf->shm_zone == NULL || fmcf->redis == NULL) {
+        return NULL;
+    }
+
+    return fmcf;
+}
+
+
+static ngx_int_t
+ngx_http_faas_init_module(ngx_cycle_t *cycle)
+{
+    if (ngx_http_faas_used(cycle) == NULL) {
+        return NGX_OK;
+    }
+
+    return ngx_http_faas_queue_init_module(cycle);
+}
+
+
 static ngx_int_t
 ngx_http_faas_init_process(ngx_cycle_t *cycle)
 {
-    return ngx_http_faas_sync_init_process(cycle);
+    ngx_http_faas_main_conf_t  *fmcf;
+
+    if (ngx_process != NGX_PROCESS_WORKER
+        && ngx_process != NGX_PROCESS_SINGLE)
+    {
+        return NGX_OK;
+    }
+
+    fmcf = ngx_http_faas_used(cycle);
+    if (fmcf == NULL) {
+        return NGX_OK;
+    }
+
+    if (ngx_http_faas_queue_init_process(cycle) != NGX_OK
+        || ngx_http_faas_sync_init_process(cycle, fmcf) != NGX_OK
+        || ngx_http_faas_metrics_init_process(cycle, fmcf) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
 }
 
 
 static void
 ngx_http_faas_exit_process(ngx_cycle_t *cycle)
 {
-    ngx_http_faas_sync_exit_process(cycle);
+    if (ngx_http_faas_used(cycle) == NULL) {
+        return;
+    }
+
+    ngx_http_faas_metrics_exit_process();
+    ngx_http_faas_sync_exit_process();
 }

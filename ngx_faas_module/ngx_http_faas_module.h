@@ -38,12 +38,23 @@ typedef enum {
 /* how the module handled a request, as $faas_status shows it */
 typedef enum {
     NGX_HTTP_FAAS_ST_NONE = 0,
-    NGX_HTTP_FAAS_ST_PASSED,
-    NGX_HTTP_FAAS_ST_BAD_NAME,
-    NGX_HTTP_FAAS_ST_NOT_FOUND,
-    NGX_HTTP_FAAS_ST_UNAVAILABLE,
-    NGX_HTTP_FAAS_ST_FAILED
+    NGX_HTTP_FAAS_ST_PASSED,        /* a replica took it at once */
+    NGX_HTTP_FAAS_ST_QUEUED,        /* parked, then passed to a replica */
+    NGX_HTTP_FAAS_ST_REJECTED,      /* the function's queue was full: 503 */
+    NGX_HTTP_FAAS_ST_TIMEOUT,       /* parked past the queue timeout: 504 */
+    NGX_HTTP_FAAS_ST_ABORTED,       /* the client left while parked */
+    NGX_HTTP_FAAS_ST_BAD_NAME,      /* 400 */
+    NGX_HTTP_FAAS_ST_NOT_FOUND      /* 404 */
 } ngx_http_faas_status_e;
+
+
+/* where a routed request stands */
+typedef enum {
+    NGX_HTTP_FAAS_ROUTING = 0,
+    NGX_HTTP_FAAS_READING_BODY,     /* holds a queue place, reads the body */
+    NGX_HTTP_FAAS_PARKED,           /* in its revision's queue */
+    NGX_HTTP_FAAS_ADMITTED          /* holds a slot on a replica */
+} ngx_http_faas_stage_e;
 
 
 /*
@@ -74,11 +85,17 @@ typedef struct {
     ngx_queue_t                     replicas;
     ngx_uint_t                      nreplicas;  /* in the list, any state */
     ngx_uint_t                      nready;
-    ngx_atomic_t                    rotation;   /* spreads ties */
     ngx_atomic_t                    requests;
-    ngx_atomic_t                    in_flight;
-    ngx_atomic_t                    unavailable;
+    ngx_atomic_t                    in_flight;  /* slots held on replicas */
+    ngx_atomic_t                    parked;     /* waiting for a slot */
     ngx_atomic_t                    failures;
+    ngx_atomic_t                    cold_starts;
+    ngx_atomic_t                    rejected;
+    ngx_atomic_t                    timeouts;
+    ngx_atomic_t                    aborted;
+    ngx_atomic_t                    waits;      /* parked, then passed */
+    ngx_atomic_t                    wait_ms;    /* their total wait */
+    ngx_atomic_t                    wake_sent;  /* until a replica is up */
     ngx_atomic_t                    last_request_ms;   /* unix time */
     size_t                          name_len;
     u_char                          name[NGX_HTTP_FAAS_NAME_MAX];
@@ -87,6 +104,7 @@ typedef struct {
 
 typedef struct {
     ngx_str_node_t                  sn;         /* key: the function name */
+    ngx_atomic_t                    queued;     /* against queue size= */
     ngx_queue_t                     revisions;
     u_char                          name[NGX_HTTP_FAAS_NAME_MAX];
 } ngx_http_faas_shm_function_t;
@@ -95,6 +113,7 @@ typedef struct {
 typedef struct {
     ngx_rbtree_t                    functions;
     ngx_rbtree_node_t               sentinel;
+    ngx_atomic_t                    metrics_dropped;
 } ngx_http_faas_shm_t;
 
 
@@ -112,16 +131,21 @@ typedef struct {
  * Configuration.
  */
 
+typedef struct ngx_http_faas_function_conf_s  ngx_http_faas_function_conf_t;
+
 typedef struct {
     ngx_str_t                       name;
     ngx_uint_t                      weight_pct;  /* UNSET: none given */
     ngx_str_t                       exec;
     ngx_str_t                       image;
+    ngx_http_faas_function_conf_t  *function;
     ngx_http_faas_shm_revision_t   *shm;         /* set when the zone loads */
+    ngx_queue_t                     parked;      /* this worker's, FIFO */
+    ngx_uint_t                      nparked;
 } ngx_http_faas_revision_conf_t;
 
 
-typedef struct {
+struct ngx_http_faas_function_conf_s {
     ngx_str_t                       name;
     ngx_array_t                     revisions;   /* revision_conf_t */
     unsigned                       *weights_pct; /* one per revision */
@@ -135,7 +159,7 @@ typedef struct {
     ngx_msec_t                      queue_timeout_ms;
     ngx_str_t                       health;      /* empty: TCP connect */
     ngx_http_faas_shm_function_t   *shm;
-} ngx_http_faas_function_conf_t;
+};
 
 
 typedef struct {
@@ -148,6 +172,7 @@ typedef struct {
     ngx_int_t                       db;
     ngx_str_t                       prefix;
     ngx_msec_t                      resync_ms;
+    ngx_msec_t                      metrics_ms;
 } ngx_http_faas_redis_conf_t;
 
 
@@ -184,6 +209,7 @@ typedef struct {
 
 
 typedef struct {
+    ngx_http_request_t             *request;
     ngx_http_faas_function_conf_t  *function;
     ngx_http_faas_revision_conf_t  *revision;
     ngx_str_t                       function_name; /* as requested */
@@ -191,11 +217,18 @@ typedef struct {
     ngx_http_faas_replica_t        *replica;     /* holds one slot on it */
     ngx_http_faas_replica_t        *tried[8];    /* refused this request */
     ngx_uint_t                      ntried;
+    ngx_http_faas_peer_t            peer;        /* last replica used */
 
-    ngx_http_faas_peer_t            peer;         /* last replica used */
+    ngx_queue_t                     queue;       /* in revision->parked */
+    ngx_event_t                     timer;       /* the queue timeout */
+    ngx_msec_t                      wait_started;
+    ngx_msec_t                      wait_ms;     /* $faas_queue_time */
+
+    ngx_http_faas_stage_e           stage;
     ngx_http_faas_status_e          status;
 
-    unsigned                        routed:1;
+    unsigned                        queued:1;    /* holds a queue place */
+    unsigned                        cold:1;      /* waited for a start */
 } ngx_http_faas_ctx_t;
 
 
@@ -246,6 +279,47 @@ typedef struct {
     struct sockaddr_storage         sockaddr;
 } ngx_http_faas_endpoint_t;
 
+/* a copy of the zone's counters, for the status page and the metrics */
+typedef struct {
+    ngx_str_t                       id;
+    ngx_str_t                       addr;
+    ngx_uint_t                      ready;
+    ngx_uint_t                      in_flight;
+    ngx_uint_t                      requests;
+    ngx_uint_t                      failures;
+} ngx_http_faas_replica_snap_t;
+
+
+typedef struct {
+    ngx_http_faas_function_conf_t  *function;
+    ngx_http_faas_revision_conf_t  *revision;
+    ngx_uint_t                      ready;
+    ngx_uint_t                      in_flight;
+    ngx_uint_t                      parked;
+    ngx_uint_t                      requests;
+    ngx_uint_t                      failures;
+    ngx_uint_t                      cold_starts;
+    ngx_uint_t                      rejected;
+    ngx_uint_t                      timeouts;
+    ngx_uint_t                      aborted;
+    ngx_uint_t                      waits;
+    ngx_uint_t                      wait_ms;
+    ngx_uint_t                      last_request_ms;
+    ngx_http_faas_replica_snap_t   *replicas;
+    ngx_uint_t                      nreplicas;
+} ngx_http_faas_revision_snap_t;
+
+
+typedef struct {
+    ngx_http_faas_revision_snap_t  *revisions;
+    ngx_uint_t                      nrevisions;
+    ngx_uint_t                      nreplicas;
+} ngx_http_faas_snapshot_t;
+
+
+ngx_int_t ngx_http_faas_snapshot(ngx_pool_t *pool,
+    ngx_http_faas_main_conf_t *fmcf, ngx_http_faas_snapshot_t *snap);
+
 /* ngx_http_faas_route.c */
 ngx_int_t ngx_http_faas_route_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_faas_send_error(ngx_http_request_t *r, ngx_uint_t status,
@@ -254,8 +328,19 @@ ngx_int_t ngx_http_faas_send_error(ngx_http_request_t *r, ngx_uint_t status,
 /* ngx_http_faas_upstream.c */
 ngx_int_t ngx_http_faas_upstream_init(ngx_conf_t *cf,
     ngx_http_upstream_srv_conf_t *us);
-ngx_int_t ngx_http_faas_take_slot(ngx_http_request_t *r,
+ngx_int_t ngx_http_faas_take_slot(ngx_http_faas_ctx_t *ctx);
+void ngx_http_faas_give_back(ngx_http_faas_ctx_t *ctx);
+
+/* ngx_http_faas_queue.c */
+ngx_int_t ngx_http_faas_admit(ngx_http_request_t *r, ngx_http_faas_ctx_t *ctx);
+ngx_int_t ngx_http_faas_resume(ngx_http_request_t *r,
     ngx_http_faas_ctx_t *ctx);
+void ngx_http_faas_queue_wake(ngx_http_faas_revision_conf_t *rev);
+void ngx_http_faas_queue_slot_freed(ngx_http_faas_revision_conf_t *rev);
+ngx_int_t ngx_http_faas_queue_init_process(ngx_cycle_t *cycle);
+ngx_int_t ngx_http_faas_queue_init_module(ngx_cycle_t *cycle);
+void ngx_http_faas_queue_resend_wakes(void);
+void ngx_http_faas_request_done(ngx_http_faas_ctx_t *ctx);
 
 /* ngx_http_faas_redis.c: the only file that speaks hiredis */
 typedef void (*ngx_http_faas_redis_reply_pt)(void *reply, void *data);
@@ -277,6 +362,7 @@ void ngx_http_faas_redis_stop(void);
 ngx_int_t ngx_http_faas_redis_command(ngx_http_faas_redis_reply_pt handler,
     void *data, int argc, const char **argv, const size_t *argvlen);
 ngx_uint_t ngx_http_faas_redis_connected(void);
+void ngx_http_faas_redis_flush(void);
 ngx_uint_t ngx_http_faas_redis_reply_ok(void *reply);
 ngx_uint_t ngx_http_faas_redis_reply_count(void *reply);
 ngx_int_t ngx_http_faas_redis_reply_string(void *reply, ngx_uint_t i,
@@ -284,8 +370,11 @@ ngx_int_t ngx_http_faas_redis_reply_string(void *reply, ngx_uint_t i,
 const char *ngx_http_faas_redis_reply_error(void *reply);
 
 /* ngx_http_faas_sync.c */
-ngx_int_t ngx_http_faas_sync_init_process(ngx_cycle_t *cycle);
-void ngx_http_faas_sync_exit_process(ngx_cycle_t *cycle);
+ngx_int_t ngx_http_faas_sync_init_process(ngx_cycle_t *cycle,
+    ngx_http_faas_main_conf_t *fmcf);
+ngx_str_t *ngx_http_faas_instance(void);
+void ngx_http_faas_sync_wake(ngx_http_faas_revision_conf_t *rev);
+void ngx_http_faas_sync_exit_process(void);
 u_char *ngx_http_faas_redis_key(u_char *buf, u_char *last,
     ngx_http_faas_redis_conf_t *rcf, const char *kind,
     ngx_http_faas_function_conf_t *fn, ngx_http_faas_revision_conf_t *rev);
@@ -293,6 +382,11 @@ u_char *ngx_http_faas_redis_key(u_char *buf, u_char *last,
 /* ngx_http_faas_spec.c */
 ngx_int_t ngx_http_faas_spec_publish(ngx_http_faas_main_conf_t *fmcf,
     ngx_log_t *log);
+
+/* ngx_http_faas_metrics.c */
+ngx_int_t ngx_http_faas_metrics_init_process(ngx_cycle_t *cycle,
+    ngx_http_faas_main_conf_t *fmcf);
+void ngx_http_faas_metrics_exit_process(void);
 
 /* ngx_http_faas_status.c */
 ngx_int_t ngx_http_faas_status_handler(ngx_http_request_t *r);

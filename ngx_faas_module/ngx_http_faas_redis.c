@@ -212,6 +212,21 @@ ngx_http_faas_redis_command(ngx_http_faas_redis_reply_pt handler, void *data,
 }
 
 
+/*
+ * Writes what the command link has queued now, instead of when the loop
+ * next sees the socket writable: the wake signal goes out in the same turn
+ * as the request that caused it.
+ */
+
+void
+ngx_http_faas_redis_flush(void)
+{
+    if (ngx_http_faas_redis_cmd.ready) {
+        redisAsyncHandleWrite(ngx_http_faas_redis_cmd.ac);
+    }
+}
+
+
 static void
 ngx_http_faas_redis_command_reply(redisAsyncContext *ac, void *r,
     void *privdata)

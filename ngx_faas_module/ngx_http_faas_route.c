@@ -13,6 +13,7 @@
 #define NGX_HTTP_FAAS_ERROR_NAME_MAX  128
 
 
+static void ngx_http_faas_request_cleanup(void *data);
 static ngx_int_t ngx_http_faas_route_name(ngx_http_request_t *r,
     ngx_http_faas_loc_conf_t *flcf, ngx_http_faas_ctx_t *ctx,
     ngx_str_t *rest);
@@ -31,6 +32,8 @@ ngx_http_faas_route_handler(ngx_http_request_t *r)
 {
     ngx_int_t                   rc;
     ngx_str_t                   rest;
+    ngx_time_t                 *tp;
+    ngx_pool_cleanup_t         *cln;
     ngx_http_faas_ctx_t        *ctx;
     ngx_http_faas_loc_conf_t   *flcf;
 
@@ -42,18 +45,26 @@ ngx_http_faas_route_handler(ngx_http_request_t *r)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_faas_module);
 
-    if (ctx && ctx->routed) {
-        return NGX_DECLINED;
+    if (ctx) {
+        /* the body is in, or the request was released from the queue */
+        return ngx_http_faas_resume(r, ctx);
     }
 
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_faas_ctx_t));
     if (ctx == NULL) {
-        ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_faas_ctx_t));
-        if (ctx == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        ngx_http_set_ctx(r, ctx, ngx_http_faas_module);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cln->handler = ngx_http_faas_request_cleanup;
+    cln->data = ctx;
+
+    ctx->request = r;
+    ngx_http_set_ctx(r, ctx, ngx_http_faas_module);
 
     rc = ngx_http_faas_route_name(r, flcf, ctx, &rest);
     if (rc != NGX_OK) {
@@ -78,12 +89,20 @@ ngx_http_faas_route_handler(ngx_http_request_t *r)
         r->valid_unparsed_uri = 0;
     }
 
-    ctx->routed = 1;
-
     (void) ngx_atomic_fetch_add(&ctx->revision->shm->requests, 1);
-    ctx->revision->shm->last_request_ms = (ngx_atomic_uint_t) ngx_time() * 1000;
 
-    return ngx_http_faas_take_slot(r, ctx);
+    tp = ngx_timeofday();
+    ctx->revision->shm->last_request_ms = (ngx_atomic_uint_t) tp->sec * 1000
+                                          + tp->msec;
+
+    return ngx_http_faas_admit(r, ctx);
+}
+
+
+static void
+ngx_http_faas_request_cleanup(void *data)
+{
+    ngx_http_faas_request_done(data);
 }
 
 

@@ -557,6 +557,9 @@ ngx_http_faas_replica_set_locked(ngx_http_faas_shm_revision_t *srev,
         rp->state = NGX_HTTP_FAAS_REPLICA_READY;
         rp->avoid_until = 0;
         srev->nready++;
+
+        /* the cold start is over: the next one sends a new wake signal */
+        srev->wake_sent = 0;
     }
 
     ngx_memcpy(&rp->sockaddr, sa, socklen);
@@ -605,4 +608,131 @@ ngx_http_faas_replicas_sweep_locked(ngx_http_faas_zone_t *zone,
             srev->nreplicas--;
         }
     }
+}
+
+
+/*
+ * Copies the counters of every configured revision and its replicas.  The
+ * lock is taken twice: once to count, once to copy into memory allocated
+ * in between (nothing is allocated while it is held).  Replicas that
+ * appear in between are left out of this answer.
+ */
+
+ngx_int_t
+ngx_http_faas_snapshot(ngx_pool_t *pool, ngx_http_faas_main_conf_t *fmcf,
+    ngx_http_faas_snapshot_t *snap)
+{
+    u_char                           *p;
+    ngx_uint_t                        i, j, nrevisions, nreplicas, room;
+    ngx_queue_t                      *q;
+    ngx_http_faas_zone_t             *zone;
+    ngx_http_faas_replica_t          *rp;
+    ngx_http_faas_replica_snap_t     *rs;
+    ngx_http_faas_revision_snap_t    *vs;
+    ngx_http_faas_shm_revision_t     *srev;
+    ngx_http_faas_function_conf_t   **fnp;
+    ngx_http_faas_revision_conf_t    *rev;
+
+    zone = fmcf->shm_zone->data;
+    fnp = fmcf->functions.elts;
+
+    nrevisions = 0;
+    nreplicas = 0;
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    for (i = 0; i < fmcf->functions.nelts; i++) {
+        rev = fnp[i]->revisions.elts;
+
+        for (j = 0; j < fnp[i]->revisions.nelts; j++) {
+            nrevisions++;
+            nreplicas += rev[j].shm->nreplicas;
+        }
+    }
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    snap->revisions = ngx_pcalloc(pool, nrevisions
+                                       * sizeof(ngx_http_faas_revision_snap_t));
+    snap->nrevisions = 0;
+
+    room = nreplicas;
+
+    /* the address text is copied into p, NGX_HTTP_FAAS_ADDR_TEXT_MAX each */
+
+    rs = ngx_palloc(pool, room * (sizeof(ngx_http_faas_replica_snap_t)
+                                     + NGX_HTTP_FAAS_ADDR_TEXT_MAX
+                                     + NGX_HTTP_FAAS_REPLICA_ID_MAX) + 1);
+
+    if ((nrevisions && snap->revisions == NULL) || rs == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = (u_char *) (rs + room);
+    snap->nreplicas = 0;
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    for (i = 0; i < fmcf->functions.nelts; i++) {
+        rev = fnp[i]->revisions.elts;
+
+        for (j = 0; j < fnp[i]->revisions.nelts; j++) {
+            srev = rev[j].shm;
+            vs = &snap->revisions[snap->nrevisions++];
+
+            vs->function = fnp[i];
+            vs->revision = &rev[j];
+            vs->ready = srev->nready;
+            vs->in_flight = srev->in_flight;
+            vs->parked = srev->parked;
+            vs->requests = srev->requests;
+            vs->failures = srev->failures;
+            vs->cold_starts = srev->cold_starts;
+            vs->rejected = srev->rejected;
+            vs->timeouts = srev->timeouts;
+            vs->aborted = srev->aborted;
+            vs->waits = srev->waits;
+            vs->wait_ms = srev->wait_ms;
+            vs->last_request_ms = srev->last_request_ms;
+            vs->replicas = rs;
+            vs->nreplicas = 0;
+
+            for (q = ngx_queue_head(&srev->replicas);
+                 q != ngx_queue_sentinel(&srev->replicas) && room;
+                 q = ngx_queue_next(q))
+            {
+                rp = ngx_queue_data(q, ngx_http_faas_replica_t, queue);
+
+                /* a replica that is gone and idle is only a tombstone */
+
+                if (rp->state != NGX_HTTP_FAAS_REPLICA_READY
+                    && rp->in_flight == 0)
+                {
+                    continue;
+                }
+
+                rs->ready = (rp->state == NGX_HTTP_FAAS_REPLICA_READY);
+                rs->in_flight = rp->in_flight;
+                rs->requests = rp->requests;
+                rs->failures = rp->failures;
+
+                rs->id.data = p;
+                rs->id.len = rp->id_len;
+                p = ngx_cpymem(p, rp->id, rp->id_len);
+
+                rs->addr.data = p;
+                rs->addr.len = rp->addr_len;
+                p = ngx_cpymem(p, rp->addr, rp->addr_len);
+
+                rs++;
+                room--;
+                vs->nreplicas++;
+                snap->nreplicas++;
+            }
+        }
+    }
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    return NGX_OK;
 }

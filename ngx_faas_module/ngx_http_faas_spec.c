@@ -29,7 +29,7 @@ ngx_http_faas_spec_publish(ngx_http_faas_main_conf_t *fmcf, ngx_log_t *log)
     u_char                          *p;
     size_t                           len, *argvlen;
     ngx_int_t                        rc;
-    ngx_str_t                        instance, specs, schema, channel;
+    ngx_str_t                        specs, schema, channel, *instance;
     ngx_uint_t                       i, argc;
     ngx_pool_t                      *pool;
     const char                     **argv;
@@ -46,23 +46,14 @@ ngx_http_faas_spec_publish(ngx_http_faas_main_conf_t *fmcf, ngx_log_t *log)
 
     rc = NGX_ERROR;
 
-    /* the nginx instance: its host and its master's pid, which stays the
-     * same across reloads */
+    instance = ngx_http_faas_instance();
 
-    instance.data = ngx_pnalloc(pool, ngx_cycle->hostname.len + NGX_INT_T_LEN
-                                      + 1);
-    if (instance.data == NULL
-        || ngx_http_faas_spec_key(pool, rcf, "specs", &specs) != NGX_OK
+    if (ngx_http_faas_spec_key(pool, rcf, "specs", &specs) != NGX_OK
         || ngx_http_faas_spec_key(pool, rcf, "schema", &schema) != NGX_OK
         || ngx_http_faas_spec_key(pool, rcf, "ch:specs", &channel) != NGX_OK)
     {
         goto done;
     }
-
-    instance.len = ngx_sprintf(instance.data, "%V:%P", &ngx_cycle->hostname,
-                               ngx_process == NGX_PROCESS_WORKER
-                               ? getppid() : ngx_pid)
-                   - instance.data;
 
     argc = 2 + 2 * fmcf->functions.nelts;
 
@@ -93,7 +84,7 @@ ngx_http_faas_spec_publish(ngx_http_faas_main_conf_t *fmcf, ngx_log_t *log)
         argc = 2;
 
         for (i = 0; i < fmcf->functions.nelts; i++) {
-            len = ngx_http_faas_spec_max_len(fnp[i]) + 6 * instance.len;
+            len = ngx_http_faas_spec_max_len(fnp[i]) + 6 * instance->len;
 
             p = ngx_pnalloc(pool, len);
             if (p == NULL) {
@@ -104,7 +95,7 @@ ngx_http_faas_spec_publish(ngx_http_faas_main_conf_t *fmcf, ngx_log_t *log)
             argvlen[argc++] = fnp[i]->name.len;
 
             argv[argc] = (const char *) p;
-            argvlen[argc++] = ngx_http_faas_spec_write(p, fnp[i], &instance,
+            argvlen[argc++] = ngx_http_faas_spec_write(p, fnp[i], instance,
                                                        ngx_time())
                               - p;
         }
@@ -131,8 +122,8 @@ ngx_http_faas_spec_publish(ngx_http_faas_main_conf_t *fmcf, ngx_log_t *log)
     argvlen[0] = sizeof("PUBLISH") - 1;
     argv[1] = (const char *) channel.data;
     argvlen[1] = channel.len;
-    argv[2] = (const char *) instance.data;
-    argvlen[2] = instance.len;
+    argv[2] = (const char *) instance->data;
+    argvlen[2] = instance->len;
 
     (void) ngx_http_faas_redis_command(NULL, NULL, 3, argv, argvlen);
 

@@ -11,45 +11,14 @@
 
 
 typedef struct {
-    ngx_str_t                        id;
-    ngx_str_t                        addr;
-    ngx_uint_t                       ready;
-    ngx_uint_t                       in_flight;
-    ngx_uint_t                       requests;
-    ngx_uint_t                       failures;
-} ngx_http_faas_replica_snap_t;
-
-
-typedef struct {
-    ngx_http_faas_function_conf_t   *function;
-    ngx_http_faas_revision_conf_t   *revision;
-    ngx_uint_t                       ready;
-    ngx_uint_t                       in_flight;
-    ngx_uint_t                       requests;
-    ngx_uint_t                       unavailable;
-    ngx_uint_t                       failures;
-    ngx_http_faas_replica_snap_t    *replicas;
-    ngx_uint_t                       nreplicas;
-} ngx_http_faas_revision_snap_t;
-
-
-typedef struct {
-    ngx_http_faas_revision_snap_t   *revisions;
-    ngx_uint_t                       nrevisions;
-    ngx_uint_t                       nreplicas;
-} ngx_http_faas_snapshot_t;
-
-
-typedef struct {
     const char                      *name;
     const char                      *type;
     const char                      *help;
     size_t                           offset;
+    ngx_uint_t                       msec;   /* shown in seconds */
 } ngx_http_faas_metric_t;
 
 
-static ngx_int_t ngx_http_faas_snapshot(ngx_http_request_t *r,
-    ngx_http_faas_main_conf_t *fmcf, ngx_http_faas_snapshot_t *snap);
 static ngx_buf_t *ngx_http_faas_status_json(ngx_http_request_t *r,
     ngx_http_faas_snapshot_t *snap);
 static ngx_buf_t *ngx_http_faas_status_prometheus(ngx_http_request_t *r,
@@ -66,34 +35,52 @@ static ngx_buf_t *ngx_http_faas_status_prometheus(ngx_http_request_t *r,
 static ngx_http_faas_metric_t  ngx_http_faas_revision_metrics[] = {
     { "faas_revision_requests_total", "counter",
       "Requests routed to the revision.",
-      NGX_HTTP_FAAS_REV_METRIC(requests) },
+      NGX_HTTP_FAAS_REV_METRIC(requests), 0 },
     { "faas_revision_in_flight", "gauge",
-      "Requests of the revision being proxied now.",
-      NGX_HTTP_FAAS_REV_METRIC(in_flight) },
+      "Requests of the revision holding a replica slot now.",
+      NGX_HTTP_FAAS_REV_METRIC(in_flight), 0 },
+    { "faas_revision_parked", "gauge",
+      "Requests of the revision waiting in the queue now.",
+      NGX_HTTP_FAAS_REV_METRIC(parked), 0 },
     { "faas_revision_ready_replicas", "gauge",
       "Ready replicas of the revision.",
-      NGX_HTTP_FAAS_REV_METRIC(ready) },
-    { "faas_revision_unavailable_total", "counter",
-      "Requests answered 503 because no replica could take them.",
-      NGX_HTTP_FAAS_REV_METRIC(unavailable) },
+      NGX_HTTP_FAAS_REV_METRIC(ready), 0 },
+    { "faas_revision_cold_starts_total", "counter",
+      "Times the revision was woken from zero ready replicas.",
+      NGX_HTTP_FAAS_REV_METRIC(cold_starts), 0 },
+    { "faas_revision_rejected_total", "counter",
+      "Requests answered 503 because the queue was full.",
+      NGX_HTTP_FAAS_REV_METRIC(rejected), 0 },
+    { "faas_revision_timeouts_total", "counter",
+      "Requests answered 504 after waiting the queue timeout.",
+      NGX_HTTP_FAAS_REV_METRIC(timeouts), 0 },
+    { "faas_revision_aborted_total", "counter",
+      "Requests whose client went away while they waited.",
+      NGX_HTTP_FAAS_REV_METRIC(aborted), 0 },
     { "faas_revision_failures_total", "counter",
       "Failed attempts to reach a replica of the revision.",
-      NGX_HTTP_FAAS_REV_METRIC(failures) },
-    { NULL, NULL, NULL, 0 }
+      NGX_HTTP_FAAS_REV_METRIC(failures), 0 },
+    { "faas_revision_queue_waits_total", "counter",
+      "Requests that waited in the queue, then went to a replica.",
+      NGX_HTTP_FAAS_REV_METRIC(waits), 0 },
+    { "faas_revision_queue_wait_seconds_total", "counter",
+      "Time those requests spent waiting.",
+      NGX_HTTP_FAAS_REV_METRIC(wait_ms), 1 },
+    { NULL, NULL, NULL, 0, 0 }
 };
 
 
 static ngx_http_faas_metric_t  ngx_http_faas_replica_metrics[] = {
     { "faas_replica_in_flight", "gauge",
-      "Requests being proxied to the replica now.",
-      NGX_HTTP_FAAS_REP_METRIC(in_flight) },
+      "Requests holding a slot on the replica now.",
+      NGX_HTTP_FAAS_REP_METRIC(in_flight), 0 },
     { "faas_replica_requests_total", "counter",
       "Requests sent to the replica.",
-      NGX_HTTP_FAAS_REP_METRIC(requests) },
+      NGX_HTTP_FAAS_REP_METRIC(requests), 0 },
     { "faas_replica_failures_total", "counter",
       "Failed attempts to reach the replica.",
-      NGX_HTTP_FAAS_REP_METRIC(failures) },
-    { NULL, NULL, NULL, 0 }
+      NGX_HTTP_FAAS_REP_METRIC(failures), 0 },
+    { NULL, NULL, NULL, 0, 0 }
 };
 
 
@@ -123,7 +110,7 @@ ngx_http_faas_status_handler(ngx_http_request_t *r)
 
     fmcf = ngx_http_get_module_main_conf(r, ngx_http_faas_module);
 
-    if (ngx_http_faas_snapshot(r, fmcf, &snap) != NGX_OK) {
+    if (ngx_http_faas_snapshot(r->pool, fmcf, &snap) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -162,129 +149,11 @@ ngx_http_faas_status_handler(ngx_http_request_t *r)
 }
 
 
-/*
- * Copies the counters of every configured revision and its replicas.  The
- * lock is taken twice: once to count, once to copy into memory allocated
- * in between (nothing is allocated while it is held).  Replicas that
- * appear in between are left out of this answer.
- */
-
-static ngx_int_t
-ngx_http_faas_snapshot(ngx_http_request_t *r, ngx_http_faas_main_conf_t *fmcf,
-    ngx_http_faas_snapshot_t *snap)
-{
-    u_char                           *p;
-    ngx_uint_t                        i, j, nrevisions, nreplicas, room;
-    ngx_queue_t                      *q;
-    ngx_http_faas_zone_t             *zone;
-    ngx_http_faas_replica_t          *rp;
-    ngx_http_faas_replica_snap_t     *rs;
-    ngx_http_faas_revision_snap_t    *vs;
-    ngx_http_faas_shm_revision_t     *srev;
-    ngx_http_faas_function_conf_t   **fnp;
-    ngx_http_faas_revision_conf_t    *rev;
-
-    zone = fmcf->shm_zone->data;
-    fnp = fmcf->functions.elts;
-
-    nrevisions = 0;
-    nreplicas = 0;
-
-    ngx_shmtx_lock(&zone->shpool->mutex);
-
-    for (i = 0; i < fmcf->functions.nelts; i++) {
-        rev = fnp[i]->revisions.elts;
-
-        for (j = 0; j < fnp[i]->revisions.nelts; j++) {
-            nrevisions++;
-            nreplicas += rev[j].shm->nreplicas;
-        }
-    }
-
-    ngx_shmtx_unlock(&zone->shpool->mutex);
-
-    snap->revisions = ngx_pcalloc(r->pool, nrevisions
-                                       * sizeof(ngx_http_faas_revision_snap_t));
-    snap->nrevisions = 0;
-
-    room = nreplicas;
-
-    /* the address text is copied into p, NGX_HTTP_FAAS_ADDR_TEXT_MAX each */
-
-    rs = ngx_palloc(r->pool, room * (sizeof(ngx_http_faas_replica_snap_t)
-                                     + NGX_HTTP_FAAS_ADDR_TEXT_MAX
-                                     + NGX_HTTP_FAAS_REPLICA_ID_MAX) + 1);
-
-    if ((nrevisions && snap->revisions == NULL) || rs == NULL) {
-        return NGX_ERROR;
-    }
-
-    p = (u_char *) (rs + room);
-    snap->nreplicas = 0;
-
-    ngx_shmtx_lock(&zone->shpool->mutex);
-
-    for (i = 0; i < fmcf->functions.nelts; i++) {
-        rev = fnp[i]->revisions.elts;
-
-        for (j = 0; j < fnp[i]->revisions.nelts; j++) {
-            srev = rev[j].shm;
-            vs = &snap->revisions[snap->nrevisions++];
-
-            vs->function = fnp[i];
-            vs->revision = &rev[j];
-            vs->ready = srev->nready;
-            vs->in_flight = srev->in_flight;
-            vs->requests = srev->requests;
-            vs->unavailable = srev->unavailable;
-            vs->failures = srev->failures;
-            vs->replicas = rs;
-            vs->nreplicas = 0;
-
-            for (q = ngx_queue_head(&srev->replicas);
-                 q != ngx_queue_sentinel(&srev->replicas) && room;
-                 q = ngx_queue_next(q))
-            {
-                rp = ngx_queue_data(q, ngx_http_faas_replica_t, queue);
-
-                /* a replica that is gone and idle is only a tombstone */
-
-                if (rp->state != NGX_HTTP_FAAS_REPLICA_READY
-                    && rp->in_flight == 0)
-                {
-                    continue;
-                }
-
-                rs->ready = (rp->state == NGX_HTTP_FAAS_REPLICA_READY);
-                rs->in_flight = rp->in_flight;
-                rs->requests = rp->requests;
-                rs->failures = rp->failures;
-
-                rs->id.data = p;
-                rs->id.len = rp->id_len;
-                p = ngx_cpymem(p, rp->id, rp->id_len);
-
-                rs->addr.data = p;
-                rs->addr.len = rp->addr_len;
-                p = ngx_cpymem(p, rp->addr, rp->addr_len);
-
-                rs++;
-                room--;
-                vs->nreplicas++;
-                snap->nreplicas++;
-            }
-        }
-    }
-
-    ngx_shmtx_unlock(&zone->shpool->mutex);
-
-    return NGX_OK;
-}
-
-
 static ngx_buf_t *
 ngx_http_faas_status_json(ngx_http_request_t *r, ngx_http_faas_snapshot_t *snap)
 {
+    ngx_http_faas_zone_t           *zone;
+    ngx_http_faas_main_conf_t      *fmcf;
     u_char                         *p;
     size_t                          len;
     ngx_buf_t                      *b;
@@ -295,16 +164,21 @@ ngx_http_faas_status_json(ngx_http_request_t *r, ngx_http_faas_snapshot_t *snap)
     /* names are validated labels and addresses are numeric: no escaping */
 
     len = sizeof("{\"redis\":\"disconnected\",\"functions\":[]}\n")
-          + snap->nrevisions * 640 + snap->nreplicas * 384;
+          + snap->nrevisions * 1024 + snap->nreplicas * 384;
 
     b = ngx_create_temp_buf(r->pool, len);
     if (b == NULL) {
         return NULL;
     }
 
-    p = ngx_sprintf(b->last, "{\"redis\":\"%s\",\"functions\":[",
+    fmcf = ngx_http_get_module_main_conf(r, ngx_http_faas_module);
+    zone = fmcf->shm_zone->data;
+
+    p = ngx_sprintf(b->last, "{\"redis\":\"%s\",\"metrics_dropped\":%uA,"
+                    "\"functions\":[",
                     ngx_http_faas_redis_connected() ? "connected"
-                                                    : "disconnected");
+                                                    : "disconnected",
+                    zone->sh->metrics_dropped);
 
     vs = snap->revisions;
 
@@ -326,11 +200,16 @@ ngx_http_faas_status_json(ngx_http_request_t *r, ngx_http_faas_snapshot_t *snap)
         }
 
         p = ngx_sprintf(p, "{\"name\":\"%V\",\"weight\":%ui,\"ready\":%ui,"
-                        "\"in_flight\":%ui,\"requests\":%ui,"
-                        "\"unavailable\":%ui,\"failures\":%ui,\"replicas\":[",
+                        "\"in_flight\":%ui,\"parked\":%ui,\"requests\":%ui,"
+                        "\"cold_starts\":%ui,\"rejected\":%ui,"
+                        "\"timeouts\":%ui,\"aborted\":%ui,\"failures\":%ui,"
+                        "\"queue_waits\":%ui,\"queue_wait_ms\":%ui,"
+                        "\"last_request_ms\":%ui,\"replicas\":[",
                         &vs[i].revision->name, vs[i].revision->weight_pct,
-                        vs[i].ready, vs[i].in_flight, vs[i].requests,
-                        vs[i].unavailable, vs[i].failures);
+                        vs[i].ready, vs[i].in_flight, vs[i].parked,
+                        vs[i].requests, vs[i].cold_starts, vs[i].rejected,
+                        vs[i].timeouts, vs[i].aborted, vs[i].failures,
+                        vs[i].waits, vs[i].wait_ms, vs[i].last_request_ms);
 
         rs = vs[i].replicas;
 
@@ -370,7 +249,7 @@ ngx_http_faas_status_prometheus(ngx_http_request_t *r,
     ngx_http_faas_replica_snap_t   *rs;
     ngx_http_faas_revision_snap_t  *vs;
 
-    len = 4096 + snap->nrevisions * 5 * 256 + snap->nreplicas * 3 * 384;
+    len = 4096 + snap->nrevisions * 11 * 256 + snap->nreplicas * 3 * 384;
 
     b = ngx_create_temp_buf(r->pool, len);
     if (b == NULL) {
@@ -387,9 +266,16 @@ ngx_http_faas_status_prometheus(ngx_http_request_t *r,
         for (i = 0; i < snap->nrevisions; i++) {
             value = *(ngx_uint_t *) ((u_char *) &vs[i] + m->offset);
 
-            p = ngx_sprintf(p, "%s{function=\"%V\",revision=\"%V\"} %ui\n",
+            p = ngx_sprintf(p, "%s{function=\"%V\",revision=\"%V\"} ",
                             m->name, &vs[i].function->name,
-                            &vs[i].revision->name, value);
+                            &vs[i].revision->name);
+
+            if (m->msec) {
+                p = ngx_sprintf(p, "%ui.%03ui\n", value / 1000, value % 1000);
+
+            } else {
+                p = ngx_sprintf(p, "%ui\n", value);
+            }
         }
     }
 

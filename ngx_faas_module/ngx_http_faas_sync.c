@@ -11,6 +11,8 @@
  *   HGETALL <prefix>endpoints:<function>:<revision>  -> id => "addr:port"
  *   PUBLISH <prefix>ch:endpoints "up <fn> <rev> <id> <addr:port>"
  *                                "down <fn> <rev> <id>"
+ *
+ * It also sends the wake signal of a cold revision the other way.
  */
 
 
@@ -47,29 +49,34 @@ static ngx_str_t                       ngx_http_faas_sync_channels[1];
 static ngx_event_t                     ngx_http_faas_sync_timer;
 static ngx_http_faas_resync_t         *ngx_http_faas_resync_running;
 static ngx_uint_t                      ngx_http_faas_resync_again;
+static ngx_str_t                       ngx_http_faas_sync_instance;
 
 
 ngx_int_t
-ngx_http_faas_sync_init_process(ngx_cycle_t *cycle)
+ngx_http_faas_sync_init_process(ngx_cycle_t *cycle,
+    ngx_http_faas_main_conf_t *fmcf)
 {
     size_t                       len;
-    ngx_http_faas_main_conf_t   *fmcf;
     ngx_http_faas_redis_conf_t  *rcf;
-
-    if (ngx_process != NGX_PROCESS_WORKER
-        && ngx_process != NGX_PROCESS_SINGLE)
-    {
-        return NGX_OK;
-    }
-
-    fmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_faas_module);
-
-    if (fmcf == NULL || fmcf->redis == NULL || fmcf->shm_zone == NULL) {
-        return NGX_OK;
-    }
 
     rcf = fmcf->redis;
     ngx_http_faas_sync_conf = fmcf;
+
+    /* this nginx: its host and its master's pid, which stays the same
+     * across reloads */
+
+    ngx_http_faas_sync_instance.data = ngx_pnalloc(cycle->pool,
+                                                   cycle->hostname.len
+                                                   + NGX_INT_T_LEN + 1);
+    if (ngx_http_faas_sync_instance.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_http_faas_sync_instance.len =
+        ngx_sprintf(ngx_http_faas_sync_instance.data, "%V:%P",
+                    &cycle->hostname,
+                    ngx_process == NGX_PROCESS_WORKER ? getppid() : ngx_pid)
+        - ngx_http_faas_sync_instance.data;
 
     len = rcf->prefix.len + sizeof("ch:endpoints") - 1;
 
@@ -99,8 +106,15 @@ ngx_http_faas_sync_init_process(ngx_cycle_t *cycle)
 }
 
 
+ngx_str_t *
+ngx_http_faas_instance(void)
+{
+    return &ngx_http_faas_sync_instance;
+}
+
+
 void
-ngx_http_faas_sync_exit_process(ngx_cycle_t *cycle)
+ngx_http_faas_sync_exit_process(void)
 {
     if (ngx_http_faas_sync_conf == NULL) {
         return;
@@ -150,7 +164,72 @@ ngx_http_faas_sync_connected(void)
                                           ngx_cycle->log);
     }
 
+    ngx_http_faas_queue_resend_wakes();
     ngx_http_faas_resync_start();
+}
+
+
+/*
+ * Asks for a replica of a revision that has none, at once: a message for
+ * a controller that listens, and the time of the demand in a sorted set
+ * for one that was not listening.  Flushed now rather than at the next
+ * turn of the event loop.
+ *
+ *   PUBLISH <prefix>ch:wake "<fn> <rev>"
+ *   ZADD <prefix>wake <unix ms> "<fn>:<rev>"
+ */
+
+void
+ngx_http_faas_sync_wake(ngx_http_faas_revision_conf_t *rev)
+{
+    u_char                      *p, buf[512], *channel, *key, *message;
+    u_char                      *member, *ms;
+    size_t                       argvlen[4];
+    ngx_time_t                  *tp;
+    const char                  *argv[4];
+    ngx_http_faas_redis_conf_t  *rcf;
+
+    if (ngx_http_faas_sync_conf == NULL) {
+        return;
+    }
+
+    rcf = ngx_http_faas_sync_conf->redis;
+    tp = ngx_timeofday();
+
+    channel = buf;
+    key = ngx_sprintf(channel, "%Vch:wake", &rcf->prefix);
+    message = ngx_sprintf(key, "%Vwake", &rcf->prefix);
+    member = ngx_sprintf(message, "%V %V", &rev->function->name, &rev->name);
+    ms = ngx_sprintf(member, "%V:%V", &rev->function->name, &rev->name);
+    p = ngx_sprintf(ms, "%M", (ngx_msec_t) (tp->sec * 1000 + tp->msec));
+
+    argv[0] = "PUBLISH";
+    argvlen[0] = sizeof("PUBLISH") - 1;
+    argv[1] = (const char *) channel;
+    argvlen[1] = key - channel;
+    argv[2] = (const char *) message;
+    argvlen[2] = member - message;
+
+    if (ngx_http_faas_redis_command(NULL, NULL, 3, argv, argvlen) != NGX_OK) {
+        /* Redis is away: resent when it is back */
+        return;
+    }
+
+    argv[0] = "ZADD";
+    argvlen[0] = sizeof("ZADD") - 1;
+    argv[1] = (const char *) key;
+    argvlen[1] = message - key;
+    argv[2] = (const char *) ms;
+    argvlen[2] = p - ms;
+    argv[3] = (const char *) member;
+    argvlen[3] = ms - member;
+
+    (void) ngx_http_faas_redis_command(NULL, NULL, 4, argv, argvlen);
+
+    ngx_http_faas_redis_flush();
+
+    ngx_log_error(NGX_LOG_INFO, ngx_cycle->log, 0,
+                  "faas: woke %V/%V", &rev->function->name, &rev->name);
 }
 
 
@@ -228,6 +307,10 @@ ngx_http_faas_sync_endpoint_event(ngx_str_t *payload)
 
         rc = ngx_http_faas_replica_up(ngx_http_faas_sync_conf->shm_zone, rev,
                                       &id, &addr, &sa, socklen);
+
+        if (rc == NGX_OK) {
+            ngx_http_faas_queue_wake(rev);
+        }
     }
 
     if (rc != NGX_OK) {
@@ -424,6 +507,8 @@ ngx_http_faas_resync_reply(void *reply, void *data)
 
     ngx_http_faas_replicas_resync(ngx_http_faas_sync_conf->shm_zone,
                                   item->revision, records, rs->requested_at);
+
+    ngx_http_faas_queue_wake(item->revision);
 
 done:
 

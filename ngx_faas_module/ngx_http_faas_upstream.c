@@ -10,15 +10,14 @@
  * sent.
  *
  * Every slot taken is given back exactly once: by the balancer's free, or
- * by the request pool's cleanup when the upstream never ran.
+ * by the request pool's cleanup when the upstream never ran.  A slot given
+ * back goes to the requests parked for the revision (the queue).
  */
 
 
 #include "ngx_http_faas_module.h"
 
 
-static void ngx_http_faas_slot_cleanup(void *data);
-static void ngx_http_faas_give_back(ngx_http_faas_ctx_t *ctx);
 static ngx_int_t ngx_http_faas_upstream_init_peer(ngx_http_request_t *r,
     ngx_http_upstream_srv_conf_t *us);
 static ngx_int_t ngx_http_faas_upstream_get_peer(ngx_peer_connection_t *pc,
@@ -28,67 +27,39 @@ static void ngx_http_faas_upstream_free_peer(ngx_peer_connection_t *pc,
 
 
 /*
- * Takes a slot for a routed request.  Returns NGX_DECLINED to let the
- * request go on to proxy_pass, or NGX_DONE once it has been answered.
+ * Takes a slot for a routed request on the least loaded ready replica of
+ * its revision.  Returns NGX_OK, or NGX_DECLINED when none can take it.
  */
 
 ngx_int_t
-ngx_http_faas_take_slot(ngx_http_request_t *r, ngx_http_faas_ctx_t *ctx)
+ngx_http_faas_take_slot(ngx_http_faas_ctx_t *ctx)
 {
-    ngx_int_t                   rc;
-    ngx_pool_cleanup_t         *cln;
     ngx_http_faas_main_conf_t  *fmcf;
 
-    fmcf = ngx_http_get_module_main_conf(r, ngx_http_faas_module);
-
-    cln = ngx_pool_cleanup_add(r->pool, 0);
-    if (cln == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
+    fmcf = ngx_http_cycle_get_module_main_conf(ngx_cycle, ngx_http_faas_module);
 
     ctx->replica = ngx_http_faas_replica_acquire(fmcf->shm_zone,
                                                  ctx->function, ctx->revision,
-                                                 NULL, 0, &ctx->peer);
+                                                 ctx->tried, ctx->ntried,
+                                                 &ctx->peer);
 
-    if (ctx->replica) {
-        cln->handler = ngx_http_faas_slot_cleanup;
-        cln->data = ctx;
-
-        ctx->status = NGX_HTTP_FAAS_ST_PASSED;
-
-        return NGX_DECLINED;
-    }
-
-    (void) ngx_atomic_fetch_add(&ctx->revision->shm->unavailable, 1);
-
-    ctx->status = NGX_HTTP_FAAS_ST_UNAVAILABLE;
-
-    rc = ngx_http_faas_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                  "no ready replica", &ctx->function->name,
-                                  &ctx->revision->name);
-
-    ngx_http_finalize_request(r, rc);
-
-    return NGX_DONE;
+    return ctx->replica ? NGX_OK : NGX_DECLINED;
 }
 
 
-static void
-ngx_http_faas_slot_cleanup(void *data)
-{
-    ngx_http_faas_ctx_t *ctx = data;
+/* gives the slot back, to this worker's queue first */
 
-    ngx_http_faas_give_back(ctx);
-}
-
-
-static void
+void
 ngx_http_faas_give_back(ngx_http_faas_ctx_t *ctx)
 {
-    if (ctx->replica) {
-        ngx_http_faas_replica_release(ctx->revision, ctx->replica);
-        ctx->replica = NULL;
+    if (ctx->replica == NULL) {
+        return;
     }
+
+    ngx_http_faas_replica_release(ctx->revision, ctx->replica);
+    ctx->replica = NULL;
+
+    ngx_http_faas_queue_slot_freed(ctx->revision);
 }
 
 
@@ -125,7 +96,7 @@ ngx_http_faas_upstream_init_peer(ngx_http_request_t *r,
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_faas_module);
 
-    if (ctx == NULL || !ctx->routed) {
+    if (ctx == NULL || ctx->stage != NGX_HTTP_FAAS_ADMITTED) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "upstream \"%V\" uses \"faas_balancer\" but the "
                       "location has no \"faas_pass\"", &us->host);
@@ -152,22 +123,10 @@ ngx_http_faas_upstream_get_peer(ngx_peer_connection_t *pc, void *data)
 {
     ngx_http_faas_ctx_t *ctx = data;
 
-    ngx_http_faas_main_conf_t  *fmcf;
+    /* a retry: the replica tried last refused or failed */
 
-    if (ctx->replica == NULL) {
-        /* a retry: the replica tried last refused or failed */
-
-        fmcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
-                                                   ngx_http_faas_module);
-
-        ctx->replica = ngx_http_faas_replica_acquire(fmcf->shm_zone,
-                                                     ctx->function,
-                                                     ctx->revision,
-                                                     ctx->tried, ctx->ntried,
-                                                     &ctx->peer);
-        if (ctx->replica == NULL) {
-            return NGX_BUSY;
-        }
+    if (ctx->replica == NULL && ngx_http_faas_take_slot(ctx) != NGX_OK) {
+        return NGX_BUSY;
     }
 
     pc->sockaddr = &ctx->peer.sockaddr.sockaddr;

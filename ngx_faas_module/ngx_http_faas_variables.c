@@ -1,8 +1,9 @@
 /*
  * Copyright (C) nginx-faas developers
  *
- * $faas_function, $faas_revision, $faas_replica and $faas_status, for
- * log_format and for tests: what the module did with a request.
+ * $faas_function, $faas_revision, $faas_replica, $faas_status, $faas_cold
+ * and $faas_queue_time, for log_format and for tests: what the module did
+ * with a request.
  */
 
 
@@ -17,7 +18,9 @@ enum {
     NGX_HTTP_FAAS_VAR_FUNCTION = 0,
     NGX_HTTP_FAAS_VAR_REVISION,
     NGX_HTTP_FAAS_VAR_REPLICA,
-    NGX_HTTP_FAAS_VAR_STATUS
+    NGX_HTTP_FAAS_VAR_STATUS,
+    NGX_HTTP_FAAS_VAR_COLD,
+    NGX_HTTP_FAAS_VAR_QUEUE_TIME
 };
 
 
@@ -35,6 +38,12 @@ static ngx_http_variable_t  ngx_http_faas_vars[] = {
     { ngx_string("faas_status"), NULL, ngx_http_faas_variable,
       NGX_HTTP_FAAS_VAR_STATUS, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
+    { ngx_string("faas_cold"), NULL, ngx_http_faas_variable,
+      NGX_HTTP_FAAS_VAR_COLD, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("faas_queue_time"), NULL, ngx_http_faas_variable,
+      NGX_HTTP_FAAS_VAR_QUEUE_TIME, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
       ngx_http_null_variable
 };
 
@@ -43,10 +52,12 @@ static ngx_http_variable_t  ngx_http_faas_vars[] = {
 static ngx_str_t  ngx_http_faas_status_names[] = {
     ngx_null_string,
     ngx_string("PASSED"),
+    ngx_string("QUEUED"),
+    ngx_string("REJECTED"),
+    ngx_string("TIMEOUT"),
+    ngx_string("ABORTED"),
     ngx_string("BAD_NAME"),
-    ngx_string("NOT_FOUND"),
-    ngx_string("UNAVAILABLE"),
-    ngx_string("FAILED")
+    ngx_string("NOT_FOUND")
 };
 
 
@@ -73,7 +84,8 @@ static ngx_int_t
 ngx_http_faas_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
     uintptr_t data)
 {
-    ngx_str_t             *s;
+    u_char                *p;
+    ngx_str_t             *s, text;
     ngx_http_faas_ctx_t   *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_faas_module);
@@ -97,8 +109,39 @@ ngx_http_faas_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
         s = ctx->peer.name.len ? &ctx->peer.name : NULL;
         break;
 
-    default: /* NGX_HTTP_FAAS_VAR_STATUS */
+    case NGX_HTTP_FAAS_VAR_STATUS:
         s = &ngx_http_faas_status_names[ctx->status];
+        break;
+
+    case NGX_HTTP_FAAS_VAR_COLD:
+        if (ctx->revision == NULL) {
+            s = NULL;
+            break;
+        }
+
+        ngx_str_set(&text, "0");
+
+        if (ctx->cold) {
+            ngx_str_set(&text, "1");
+        }
+
+        s = &text;
+        break;
+
+    default: /* NGX_HTTP_FAAS_VAR_QUEUE_TIME */
+        if (ctx->revision == NULL) {
+            s = NULL;
+            break;
+        }
+
+        p = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        text.data = p;
+        text.len = ngx_sprintf(p, "%M", ctx->wait_ms) - p;
+        s = &text;
         break;
     }
 
