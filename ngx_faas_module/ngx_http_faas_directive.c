@@ -24,6 +24,8 @@ typedef struct {
 } ngx_http_faas_static_pass_t;
 
 
+static char *ngx_http_faas_redis_text(ngx_conf_t *cf, ngx_str_t *word,
+    ngx_str_t *value, ngx_str_t *field);
 static char *ngx_http_faas_function_block(ngx_conf_t *cf, ngx_command_t *dummy,
     void *conf);
 static char *ngx_http_faas_revision(ngx_conf_t *cf,
@@ -200,24 +202,37 @@ ngx_http_faas_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         rcf->port = ngx_inet_get_port(u.addrs[0].sockaddr);
     }
 
-    rcf->db = 0;
-    ngx_str_set(&rcf->prefix, "faas:");
+    rcf->db = NGX_CONF_UNSET;
     rcf->resync_ms = NGX_CONF_UNSET_MSEC;
     rcf->metrics_ms = NGX_CONF_UNSET_MSEC;
 
     for (i = 2; i < cf->args->nelts; i++) {
 
         if (ngx_http_faas_param(&value[i], "password", &v) == NGX_OK) {
-            rcf->password = v;
+            if (ngx_http_faas_redis_text(cf, &value[i], &v, &rcf->password)
+                != NGX_CONF_OK)
+            {
+                return NGX_CONF_ERROR;
+            }
+
             continue;
         }
 
         if (ngx_http_faas_param(&value[i], "user", &v) == NGX_OK) {
-            rcf->user = v;
+            if (ngx_http_faas_redis_text(cf, &value[i], &v, &rcf->user)
+                != NGX_CONF_OK)
+            {
+                return NGX_CONF_ERROR;
+            }
+
             continue;
         }
 
         if (ngx_http_faas_param(&value[i], "db", &v) == NGX_OK) {
+            if (rcf->db != NGX_CONF_UNSET) {
+                goto duplicate;
+            }
+
             db = ngx_atoi(v.data, v.len);
 
             if (db == NGX_ERROR || db > 1000000) {
@@ -232,6 +247,10 @@ ngx_http_faas_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         }
 
         if (ngx_http_faas_param(&value[i], "prefix", &v) == NGX_OK) {
+            if (rcf->prefix.data) {
+                goto duplicate;
+            }
+
             for (p = v.data; p < v.data + v.len; p++) {
                 if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
                       || (*p >= '0' && *p <= '9') || *p == ':' || *p == '_'
@@ -298,8 +317,13 @@ ngx_http_faas_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
+    ngx_conf_init_value(rcf->db, 0);
     ngx_conf_init_msec_value(rcf->resync_ms, 5000);
     ngx_conf_init_msec_value(rcf->metrics_ms, 1000);
+
+    if (rcf->prefix.data == NULL) {
+        ngx_str_set(&rcf->prefix, "faas:");
+    }
 
     if (rcf->user.len && rcf->password.len == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -309,6 +333,36 @@ ngx_http_faas_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     fmcf->redis = rcf;
+
+    return NGX_CONF_OK;
+
+duplicate:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "duplicate \"%V\" in \"faas_redis\"", &value[i]);
+    return NGX_CONF_ERROR;
+}
+
+
+/* a password= or user= of faas_redis: given once, not empty */
+
+static char *
+ngx_http_faas_redis_text(ngx_conf_t *cf, ngx_str_t *word, ngx_str_t *value,
+    ngx_str_t *field)
+{
+    if (field->data) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "duplicate \"%V\" in \"faas_redis\"", word);
+        return NGX_CONF_ERROR;
+    }
+
+    if (value->len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "empty \"%V\" in \"faas_redis\"", word);
+        return NGX_CONF_ERROR;
+    }
+
+    *field = *value;
 
     return NGX_CONF_OK;
 }
@@ -549,7 +603,7 @@ ngx_http_faas_revision(ngx_conf_t *cf, ngx_http_faas_function_conf_t *fn)
         }
 
         if (ngx_http_faas_param(&value[i], "exec", &v) == NGX_OK) {
-            if (v.len && v.data[0] == '"') {
+            if (v.len && (v.data[0] == '"' || v.data[0] == '\'')) {
                 return ngx_http_faas_split_quoted_param(cf, &fn->name, i);
             }
 
@@ -566,7 +620,7 @@ ngx_http_faas_revision(ngx_conf_t *cf, ngx_http_faas_function_conf_t *fn)
         }
 
         if (ngx_http_faas_param(&value[i], "image", &v) == NGX_OK) {
-            if (v.len && v.data[0] == '"') {
+            if (v.len && (v.data[0] == '"' || v.data[0] == '\'')) {
                 return ngx_http_faas_split_quoted_param(cf, &fn->name, i);
             }
 
@@ -616,32 +670,40 @@ duplicate:
 /*
  * nginx honours quotes only at the start of a word, so exec="a b" arrives as
  * the two words exec="a and b".  The mistake is common enough to deserve an
- * error that shows the form that works.
+ * error that shows the form that works.  value[i] is the word that opens
+ * the quote after "=".
  */
 
 static char *
 ngx_http_faas_split_quoted_param(ngx_conf_t *cf, ngx_str_t *function,
     ngx_uint_t i)
 {
-    u_char     *p, *eq, *last;
-    size_t      len;
+    u_char      quote, *p, *eq;
+    size_t      len, opening;
     ngx_str_t  *value, fixed;
-    ngx_uint_t  j;
+    ngx_uint_t  j, k;
 
     value = cf->args->elts;
 
-    len = 0;
+    eq = ngx_strlchr(value[i].data, value[i].data + value[i].len, '=');
+    opening = eq + 1 - value[i].data;
+    quote = value[i].data[opening];
 
-    for (j = i; j < cf->args->nelts; j++) {
-        len += value[j].len + 1;
+    /* the quote closes at the first word ending with it, which may be the
+     * opening word itself: exec="/srv/fn/hello" */
 
-        if (j > i && value[j].len && value[j].data[value[j].len - 1] == '"') {
+    for (j = i; j + 1 < cf->args->nelts; j++) {
+        if (value[j].data[value[j].len - 1] == quote
+            && (j > i || value[j].len > opening + 1))
+        {
             break;
         }
     }
 
-    if (j == cf->args->nelts) {
-        j--;
+    len = 0;
+
+    for (k = i; k <= j; k++) {
+        len += value[k].len + 1;
     }
 
     fixed.data = ngx_pnalloc(cf->pool, len);
@@ -649,30 +711,20 @@ ngx_http_faas_split_quoted_param(ngx_conf_t *cf, ngx_str_t *function,
         return NGX_CONF_ERROR;
     }
 
-    p = fixed.data;
+    /* name=, then the words without the two quotes */
 
-    for ( /* void */ ; i <= j; i++) {
-        if (p != fixed.data) {
-            *p++ = ' ';
-        }
+    p = ngx_cpymem(fixed.data, value[i].data, opening);
+    p = ngx_cpymem(p, value[i].data + opening + 1, value[i].len - opening - 1);
 
-        p = ngx_cpymem(p, value[i].data, value[i].len);
+    for (k = i + 1; k <= j; k++) {
+        *p++ = ' ';
+        p = ngx_cpymem(p, value[k].data, value[k].len);
     }
 
     fixed.len = p - fixed.data;
 
-    /* drop the quote after "=" and the closing one */
-
-    eq = ngx_strlchr(fixed.data, fixed.data + fixed.len, '=');
-    last = fixed.data + fixed.len;
-
-    if (eq && eq + 1 < last && eq[1] == '"') {
-        ngx_memmove(eq + 1, eq + 2, last - eq - 2);
+    if (fixed.len > opening && fixed.data[fixed.len - 1] == quote) {
         fixed.len--;
-
-        if (fixed.len && fixed.data[fixed.len - 1] == '"') {
-            fixed.len--;
-        }
     }
 
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -709,7 +761,7 @@ ngx_http_faas_env(ngx_conf_t *cf, ngx_http_faas_function_conf_t *fn)
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "invalid \"env\" \"%V\" in faas_function "
                                "\"%V\", it takes NAME=VALUE with NAME of "
-                               "[A-Za-z0-9_]", &value[i], &fn->name);
+                               "[A-Za-z_][A-Za-z0-9_]*", &value[i], &fn->name);
             return NGX_CONF_ERROR;
         }
 
@@ -1000,7 +1052,16 @@ ngx_http_faas_function_done(ngx_conf_t *cf, ngx_http_faas_function_conf_t *fn)
         }
     }
 
-    if (fn->revisions.nelts == 1 && weighted == 0) {
+    if (weighted == 0 && fn->revisions.nelts > 1) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "the %ui revisions of faas_function \"%V\" need "
+                           "\"weight=\" parameters that sum to 100",
+                           fn->revisions.nelts, &fn->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (weighted == 0) {
+        /* a revision alone needs no weight */
         rev[0].weight_pct = 100;
         sum = 100;
     }
@@ -1180,13 +1241,20 @@ ngx_http_faas_status_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_http_core_loc_conf_t   *clcf;
     ngx_http_faas_main_conf_t  *fmcf;
 
+    ngx_http_faas_loc_conf_t *flcf = conf;
+
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (flcf->status) {
+        return "is duplicate";
+    }
 
     if (clcf->handler) {
         return "conflicts with another content handler in this location";
     }
 
     clcf->handler = ngx_http_faas_status_handler;
+    flcf->status = 1;
 
     fmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_faas_module);
     fmcf->pass_used = 1;
@@ -1203,6 +1271,10 @@ ngx_http_faas_balancer(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_http_faas_main_conf_t     *fmcf;
 
     uscf = ngx_http_conf_get_module_srv_conf(cf, ngx_http_upstream_module);
+
+    if (uscf->peer.init_upstream == ngx_http_faas_upstream_init) {
+        return "is duplicate";
+    }
 
     if (uscf->peer.init_upstream) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -1291,8 +1363,10 @@ ngx_http_faas_functions_init(ngx_conf_t *cf, ngx_http_faas_main_conf_t *fmcf)
 
     hash.hash = &fmcf->functions_hash;
     hash.key = ngx_hash_key;
+    /* a bucket must hold the longest name with its pointer and length */
     hash.max_size = 64 * 1024;
-    hash.bucket_size = ngx_align(64, ngx_cacheline_size);
+    hash.bucket_size = ngx_align(NGX_HTTP_FAAS_NAME_MAX + 2 * sizeof(void *),
+                                 ngx_cacheline_size);
     hash.name = "faas_functions_hash";
     hash.pool = cf->pool;
     hash.temp_pool = NULL;

@@ -217,10 +217,32 @@ ngx_http_faas_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_faas_loc_conf_t *prev = parent;
     ngx_http_faas_loc_conf_t *conf = child;
 
+    ngx_http_core_loc_conf_t  *clcf;
+
     /* faas_pass is not inherited: a nested location routes only when it
      * says so, as with proxy_pass */
 
     ngx_conf_init_value(conf->pass, 0);
+
+    /* the *_pass directives take the content handler without asking, so
+     * the conflicts are found here, once the location is read */
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (conf->status && clcf->handler != ngx_http_faas_status_handler) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"faas_status\" in location \"%V\" conflicts "
+                           "with another content handler", &clcf->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->pass && clcf->handler == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"faas_pass\" in location \"%V\" needs "
+                           "\"proxy_pass\" to an upstream with "
+                           "\"faas_balancer\"", &clcf->name);
+        return NGX_CONF_ERROR;
+    }
 
     ngx_conf_merge_ptr_value(conf->sticky, prev->sticky, NULL);
     ngx_conf_merge_value(conf->revision_header, prev->revision_header, 0);

@@ -188,6 +188,7 @@ struct ngx_http_faas_main_conf_s {
 
 typedef struct {
     ngx_flag_t                      pass;
+    ngx_uint_t                      status;      /* faas_status here */
     ngx_http_complex_value_t       *pass_name;   /* NULL: from the path */
     ngx_str_t                       location;    /* prefix the name follows */
     ngx_http_complex_value_t       *sticky;
