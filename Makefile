@@ -21,9 +21,9 @@ DEB_PACKAGES := build-essential dpkg-dev nginx nginx-dev libhiredis-dev \
 
 MODULE_SRCS := config $(wildcard ngx_faas_module/*.c ngx_faas_module/*.h)
 
-.PHONY: all module asan unit deps deps-check test test-asan clean
+.PHONY: all module asan unit daemons deps deps-check test clean
 
-all: module $(BUILD)/faas-testfn unit
+all: module daemons $(BUILD)/faas-testfn unit
 
 module: $(BUILD)/ngx_http_faas_module.so
 
@@ -56,22 +56,55 @@ $(BUILD)/asan/ngx_http_faas_module.so: $(BUILD)/asan/Makefile $(MODULE_SRCS)
 	$(MAKE) -s -f $(BUILD)/asan/Makefile -C $(NGINX_SRC) modules
 	touch $@
 
+# faas-controller: the reconcile loop, the runtimes and the scaler policy.
+CONTROLLER_SRCS := $(wildcard controller/*.c) $(wildcard scaler/*.c)
+CONTROLLER_HDRS := $(wildcard controller/*.h) $(wildcard scaler/*.h)
+CONTROLLER_LIBS := -lhiredis -lcurl -lcjson -lpthread -lm
+
+daemons: $(BUILD)/faas-controller $(BUILD)/asan/faas-controller
+
+$(BUILD)/faas-controller: $(CONTROLLER_SRCS) $(CONTROLLER_HDRS)
+	@mkdir -p $(BUILD)
+	$(CC) $(CFLAGS) $(WARN) -Icontroller -Iscaler -o $@ \
+	    $(CONTROLLER_SRCS) $(CONTROLLER_LIBS)
+
+# the same under AddressSanitizer (leaks included), for the tests in CI
+$(BUILD)/asan/faas-controller: $(CONTROLLER_SRCS) $(CONTROLLER_HDRS)
+	@mkdir -p $(BUILD)/asan
+	$(CC) -O1 -g $(WARN) -fsanitize=address,undefined -fno-omit-frame-pointer \
+	    -Icontroller -Iscaler -o $@ $(CONTROLLER_SRCS) $(CONTROLLER_LIBS)
+
 # The function used by the tests (and as the tiny container image): static
 # so that it runs in a FROM scratch image unchanged.
 $(BUILD)/faas-testfn: t/fn/testfn.c
 	@mkdir -p $(BUILD)
 	$(CC) $(CFLAGS) $(WARN) -static -pthread -o $@ $<
 
-# C unit tests of the pure parts; each binary prints TAP for prove.
-UNIT_TESTS := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(wildcard t/unit/*.c))
+# C unit tests of the pure parts; each binary prints TAP for prove, and a
+# small t/NN-unit-*.t runs it.  t/unit/module_*.c test the module's pure
+# file, t/unit/scaler_*.c the scaler, and t/unit/controller_X.c the
+# controller's pure file controller/X.c.
+UNIT_TESTS  := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(wildcard t/unit/*.c))
+UNIT_CFLAGS  = $(CFLAGS) $(WARN) -fsanitize=address,undefined -It/unit
 
 unit: $(UNIT_TESTS)
 
-$(BUILD)/unit/%: t/unit/%.c ngx_faas_module/ngx_http_faas_pure.c \
-                 ngx_faas_module/ngx_http_faas_pure.h t/unit/tap.h
+$(BUILD)/unit/module_%: t/unit/module_%.c ngx_faas_module/ngx_http_faas_pure.c \
+                        ngx_faas_module/ngx_http_faas_pure.h t/unit/tap.h
 	@mkdir -p $(BUILD)/unit
-	$(CC) $(CFLAGS) $(WARN) -fsanitize=address,undefined \
-	    -Ingx_faas_module -It/unit -o $@ $< ngx_faas_module/ngx_http_faas_pure.c
+	$(CC) $(UNIT_CFLAGS) -Ingx_faas_module -o $@ $< \
+	    ngx_faas_module/ngx_http_faas_pure.c
+
+$(BUILD)/unit/scaler_%: t/unit/scaler_%.c $(wildcard scaler/*.c scaler/*.h) \
+                        t/unit/tap.h
+	@mkdir -p $(BUILD)/unit
+	$(CC) $(UNIT_CFLAGS) -Iscaler -o $@ $< $(wildcard scaler/*.c) -lm
+
+$(BUILD)/unit/controller_%: t/unit/controller_%.c controller/%.c \
+                            $(wildcard controller/*.h) t/unit/tap.h
+	@mkdir -p $(BUILD)/unit
+	$(CC) $(UNIT_CFLAGS) -Icontroller -Iscaler -o $@ $< controller/$*.c \
+	    -lcjson -lm
 
 deps:
 	apt-get update
