@@ -406,8 +406,13 @@ sub redis {
     my ($self, @cmd) = @_;
     croak "redis is not running" unless $self->{redis};
     my $conn = $self->{redis_conn};
+    # a forked child must not talk on its parent's socket
+    $conn = undef if $conn && ($self->{redis_conn_pid} // 0) != $$;
     $conn = undef if $conn && !$conn->is_usable;
-    $conn ||= ($self->{redis_conn} = $self->_redis_connect);
+    if (!$conn) {
+        $conn = $self->{redis_conn} = $self->_redis_connect;
+        $self->{redis_conn_pid} = $$;
+    }
     my $reply;
     eval { $reply = $conn->command(@cmd); 1 } or do {
         my $err = $@;
@@ -708,6 +713,12 @@ sub stop_nginx {
     $self->_stop_pid($n->{pid});
     $self->{nginx} = undef;
     return;
+}
+
+# $t->access_log: the text of <prefix>/access.log ('' if none yet).
+sub access_log {
+    my ($self) = @_;
+    return _slurp("$self->{prefix}/access.log");
 }
 
 # $t->error_log: the text of <prefix>/error.log ('' if none yet).
