@@ -7,7 +7,7 @@
 
 SHELL     := /bin/bash
 NGINX_SRC ?= /usr/share/nginx/src
-BUILD     := $(CURDIR)/build
+BUILD     := build
 PROVE     ?= prove
 
 CC        ?= cc
@@ -41,19 +41,19 @@ define nginx_module_build
 endef
 
 $(BUILD)/nginx/Makefile: config
-	$(call nginx_module_build,$(BUILD)/nginx,,)
+	$(call nginx_module_build,$(CURDIR)/$(BUILD)/nginx,,)
 
 $(BUILD)/ngx_http_faas_module.so: $(BUILD)/nginx/Makefile $(MODULE_SRCS)
-	$(MAKE) -s -f $(BUILD)/nginx/Makefile -C $(NGINX_SRC) modules
+	$(MAKE) -s -f $(CURDIR)/$(BUILD)/nginx/Makefile -C $(NGINX_SRC) modules
 	cp $(BUILD)/nginx/ngx_http_faas_module.so $@
 
 asan: $(BUILD)/asan/ngx_http_faas_module.so
 
 $(BUILD)/asan/Makefile: config
-	$(call nginx_module_build,$(BUILD)/asan,-fsanitize=address -fno-omit-frame-pointer,-fsanitize=address)
+	$(call nginx_module_build,$(CURDIR)/$(BUILD)/asan,-fsanitize=address -fno-omit-frame-pointer,-fsanitize=address)
 
 $(BUILD)/asan/ngx_http_faas_module.so: $(BUILD)/asan/Makefile $(MODULE_SRCS)
-	$(MAKE) -s -f $(BUILD)/asan/Makefile -C $(NGINX_SRC) modules
+	$(MAKE) -s -f $(CURDIR)/$(BUILD)/asan/Makefile -C $(NGINX_SRC) modules
 	touch $@
 
 # faas-controller: the reconcile loop, the runtimes and the scaler policy.

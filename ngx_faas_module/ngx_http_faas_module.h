@@ -93,6 +93,7 @@ typedef struct {
     ngx_atomic_t                    rejected;
     ngx_atomic_t                    timeouts;
     ngx_atomic_t                    aborted;
+    ngx_atomic_t                    replays;    /* refused, parked again */
     ngx_atomic_t                    waits;      /* parked, then passed */
     ngx_atomic_t                    wait_ms;    /* their total wait */
     ngx_atomic_t                    wake_sent;  /* until a replica is up */
@@ -227,6 +228,7 @@ typedef struct {
 
     ngx_http_faas_stage_e           stage;
     ngx_http_faas_status_e          status;
+    ngx_uint_t                      replays;
 
     unsigned                        queued:1;    /* holds a queue place */
     unsigned                        cold:1;      /* waited for a start */
@@ -303,6 +305,7 @@ typedef struct {
     ngx_uint_t                      rejected;
     ngx_uint_t                      timeouts;
     ngx_uint_t                      aborted;
+    ngx_uint_t                      replays;
     ngx_uint_t                      waits;
     ngx_uint_t                      wait_ms;
     ngx_uint_t                      last_request_ms;
@@ -342,6 +345,7 @@ ngx_int_t ngx_http_faas_queue_init_process(ngx_cycle_t *cycle);
 ngx_int_t ngx_http_faas_queue_init_module(ngx_cycle_t *cycle);
 void ngx_http_faas_queue_resend_wakes(void);
 void ngx_http_faas_request_done(ngx_http_faas_ctx_t *ctx);
+ngx_int_t ngx_http_faas_replay(ngx_http_faas_ctx_t *ctx);
 
 /* ngx_http_faas_redis.c: the only file that speaks hiredis */
 typedef void (*ngx_http_faas_redis_reply_pt)(void *reply, void *data);

@@ -30,6 +30,10 @@
  * the descriptors */
 #define NGX_HTTP_FAAS_QUEUE_RECHECK_MS  1000
 
+/* a request refused by every replica goes back to the queue this often at
+ * most, then gets the 502 */
+#define NGX_HTTP_FAAS_REPLAYS_MAX       3
+
 
 typedef struct {
     ngx_int_t                       *fds;       /* one per worker */
@@ -42,6 +46,8 @@ static void ngx_http_faas_queue_leave(ngx_http_faas_ctx_t *ctx);
 static void ngx_http_faas_body_read(ngx_http_request_t *r);
 static ngx_int_t ngx_http_faas_park(ngx_http_request_t *r,
     ngx_http_faas_ctx_t *ctx);
+static void ngx_http_faas_enqueue(ngx_http_request_t *r,
+    ngx_http_faas_ctx_t *ctx, ngx_msec_t timeout);
 static void ngx_http_faas_unpark(ngx_http_faas_ctx_t *ctx);
 static void ngx_http_faas_release(ngx_http_faas_ctx_t *ctx);
 static void ngx_http_faas_release_handler(ngx_event_t *ev);
@@ -91,7 +97,9 @@ ngx_http_faas_admit(ngx_http_request_t *r, ngx_http_faas_ctx_t *ctx)
         ctx->status = NGX_HTTP_FAAS_ST_REJECTED;
 
         rc = ngx_http_faas_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                      "queue full", &ctx->function->name,
+                                      ctx->function->queue_size
+                                      ? "queue full" : "no ready replica",
+                                      &ctx->function->name,
                                       &ctx->revision->name);
         ngx_http_finalize_request(r, rc);
         return NGX_DONE;
@@ -171,10 +179,8 @@ ngx_http_faas_body_read(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_faas_park(ngx_http_request_t *r, ngx_http_faas_ctx_t *ctx)
 {
-    ngx_msec_t                      waited;
-    ngx_http_faas_revision_conf_t  *rev;
+    ngx_msec_t  waited;
 
-    rev = ctx->revision;
     waited = ngx_current_msec - ctx->wait_started;
 
     if (waited >= ctx->function->queue_timeout_ms) {
@@ -182,6 +188,26 @@ ngx_http_faas_park(ngx_http_request_t *r, ngx_http_faas_ctx_t *ctx)
         ngx_http_faas_timed_out(r, ctx);
         return NGX_DONE;
     }
+
+    ngx_http_faas_enqueue(r, ctx, ctx->function->queue_timeout_ms - waited);
+
+    return NGX_AGAIN;
+}
+
+
+/*
+ * Puts a request that holds a queue place at the end of its revision's
+ * FIFO, with its timeout, then releases what can go now (a slot may have
+ * freed meanwhile; then the request may be released at once).
+ */
+
+static void
+ngx_http_faas_enqueue(ngx_http_request_t *r, ngx_http_faas_ctx_t *ctx,
+    ngx_msec_t timeout)
+{
+    ngx_http_faas_revision_conf_t  *rev;
+
+    rev = ctx->revision;
 
     ctx->stage = NGX_HTTP_FAAS_PARKED;
 
@@ -193,7 +219,7 @@ ngx_http_faas_park(ngx_http_request_t *r, ngx_http_faas_ctx_t *ctx)
     ctx->timer.data = r;
     ctx->timer.log = r->connection->log;
 
-    ngx_add_timer(&ctx->timer, ctx->function->queue_timeout_ms - waited);
+    ngx_add_timer(&ctx->timer, timeout);
 
     if (!ngx_http_faas_recheck.timer_set) {
         ngx_add_timer(&ngx_http_faas_recheck, NGX_HTTP_FAAS_QUEUE_RECHECK_MS);
@@ -202,10 +228,59 @@ ngx_http_faas_park(ngx_http_request_t *r, ngx_http_faas_ctx_t *ctx)
     r->read_event_handler = ngx_http_test_reading;
     r->write_event_handler = ngx_http_request_empty_handler;
 
-    /* a slot may have freed while the body was read */
     ngx_http_faas_queue_wake(rev);
+}
 
-    return NGX_AGAIN;
+
+/*
+ * Every ready replica refused the request's connection, so nothing of it
+ * reached a function: it is safe to replay, whatever its method.  Instead
+ * of the 502 nginx would answer, the upstream attempt is ended without an
+ * answer and the request waits in the queue again for a replica that
+ * takes it (the controller replaces one that refuses).  Called from the
+ * balancer when it has no replica left to try.  Returns NGX_OK when the
+ * request is parked again, NGX_DECLINED when it cannot be (something was
+ * sent, the body was not kept, no queue place, replayed too often).
+ */
+
+ngx_int_t
+ngx_http_faas_replay(ngx_http_faas_ctx_t *ctx)
+{
+    ngx_http_request_t   *r;
+    ngx_http_upstream_t  *u;
+
+    r = ctx->request;
+    u = r->upstream;
+
+    if (r != r->main || u == NULL || u->cleanup == NULL || u->request_sent
+        || r->request_body_no_buffering
+        || ctx->replays >= NGX_HTTP_FAAS_REPLAYS_MAX)
+    {
+        return NGX_DECLINED;
+    }
+
+    if (ngx_http_faas_queue_reserve(ctx) != NGX_OK) {
+        return NGX_DECLINED;
+    }
+
+    ctx->replays++;
+    (void) ngx_atomic_fetch_add(&ctx->revision->shm->replays, 1);
+
+    /*
+     * Ending the upstream here, and the failure nginx reports when the
+     * balancer returns, both finalize the request with NGX_DONE: the two
+     * references taken now keep it alive, parked.
+     */
+
+    r->main->count += 2;
+    (*u->cleanup)(r);
+
+    ctx->wait_started = ngx_current_msec;
+    ctx->cold = (ctx->revision->shm->nready == 0);
+
+    ngx_http_faas_enqueue(r, ctx, ctx->function->queue_timeout_ms);
+
+    return NGX_OK;
 }
 
 

@@ -691,6 +691,7 @@ ngx_http_faas_snapshot(ngx_pool_t *pool, ngx_http_faas_main_conf_t *fmcf,
             vs->rejected = srev->rejected;
             vs->timeouts = srev->timeouts;
             vs->aborted = srev->aborted;
+            vs->replays = srev->replays;
             vs->waits = srev->waits;
             vs->wait_ms = srev->wait_ms;
             vs->last_request_ms = srev->last_request_ms;

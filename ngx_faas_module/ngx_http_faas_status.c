@@ -57,6 +57,9 @@ static ngx_http_faas_metric_t  ngx_http_faas_revision_metrics[] = {
     { "faas_revision_aborted_total", "counter",
       "Requests whose client went away while they waited.",
       NGX_HTTP_FAAS_REV_METRIC(aborted), 0 },
+    { "faas_revision_replays_total", "counter",
+      "Requests refused by every replica and parked again.",
+      NGX_HTTP_FAAS_REV_METRIC(replays), 0 },
     { "faas_revision_failures_total", "counter",
       "Failed attempts to reach a replica of the revision.",
       NGX_HTTP_FAAS_REV_METRIC(failures), 0 },
@@ -202,13 +205,15 @@ ngx_http_faas_status_json(ngx_http_request_t *r, ngx_http_faas_snapshot_t *snap)
         p = ngx_sprintf(p, "{\"name\":\"%V\",\"weight\":%ui,\"ready\":%ui,"
                         "\"in_flight\":%ui,\"parked\":%ui,\"requests\":%ui,"
                         "\"cold_starts\":%ui,\"rejected\":%ui,"
-                        "\"timeouts\":%ui,\"aborted\":%ui,\"failures\":%ui,"
+                        "\"timeouts\":%ui,\"aborted\":%ui,\"replays\":%ui,"
+                        "\"failures\":%ui,"
                         "\"queue_waits\":%ui,\"queue_wait_ms\":%ui,"
                         "\"last_request_ms\":%ui,\"replicas\":[",
                         &vs[i].revision->name, vs[i].revision->weight_pct,
                         vs[i].ready, vs[i].in_flight, vs[i].parked,
                         vs[i].requests, vs[i].cold_starts, vs[i].rejected,
-                        vs[i].timeouts, vs[i].aborted, vs[i].failures,
+                        vs[i].timeouts, vs[i].aborted, vs[i].replays,
+                        vs[i].failures,
                         vs[i].waits, vs[i].wait_ms, vs[i].last_request_ms);
 
         rs = vs[i].replicas;
@@ -249,7 +254,7 @@ ngx_http_faas_status_prometheus(ngx_http_request_t *r,
     ngx_http_faas_replica_snap_t   *rs;
     ngx_http_faas_revision_snap_t  *vs;
 
-    len = 4096 + snap->nrevisions * 11 * 256 + snap->nreplicas * 3 * 384;
+    len = 4096 + snap->nrevisions * 12 * 256 + snap->nreplicas * 3 * 384;
 
     b = ngx_create_temp_buf(r->pool, len);
     if (b == NULL) {

@@ -7,7 +7,7 @@
  * replica to the upstream as its peer, and gives the slot back when the
  * upstream is done with it.  A replica that refuses the connection is
  * swapped for another one, which is safe for every method as nothing was
- * sent.
+ * sent; when none is left the request goes back to the queue.
  *
  * Every slot taken is given back exactly once: by the balancer's free, or
  * by the request pool's cleanup when the upstream never ran.  A slot given
@@ -126,6 +126,13 @@ ngx_http_faas_upstream_get_peer(ngx_peer_connection_t *pc, void *data)
     /* a retry: the replica tried last refused or failed */
 
     if (ctx->replica == NULL && ngx_http_faas_take_slot(ctx) != NGX_OK) {
+
+        if (ngx_http_faas_replay(ctx) == NGX_OK) {
+            /* parked again: no further try, and no "no live upstreams" */
+            pc->tries = 0;
+            return NGX_DECLINED;
+        }
+
         return NGX_BUSY;
     }
 

@@ -10,6 +10,9 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use FaasTest;
 use JSON::PP;
+use IO::Select;
+use IO::Socket::INET;
+use Time::HiRes qw(time);
 
 my $t = FaasTest->new;
 plan skip_all => 'build/faas-testfn not built' unless $t->have_testfn;
@@ -130,6 +133,41 @@ for my $pin ([ 'hello', 'v1' ], [ 'hello', 'v2' ], [ 'solo', 'v1' ],
 
     $r = $t->get('/function/solo/a%20b');
     is($r->{json}{path}, '/a%20b', 'an escaped space in the rest of the path reaches the function escaped');
+}
+
+# --- request bodies ---------------------------------------------------------
+
+{
+    my $r = $t->request('POST', '/function/solo/upload', 'hello', { 'Content-Type' => 'text/plain' });
+    is($r->{status}, 200, 'POST through faas_pass answers 200');
+    is($r->{json}{method}, 'POST', '... reaching the function as a POST');
+    is($r->{json}{body_len}, 5, '... with its body');
+    is($r->{json}{body_fnv1a}, 'a430d84680aabd0b', '... intact (FNV-1a of "hello")');
+
+    my $big = join '', map { chr(32 + $_ % 90) } 1 .. 300_000;
+    $r = $t->request('POST', '/function/solo/upload', $big);
+    is($r->{json}{body_len}, length $big, 'a 300 kB body reaches the function whole');
+}
+
+# A POST with a body to an unknown function, then a GET on the same
+# connection: the error answer must consume the body.
+{
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $t->nginx_port, Timeout => 5)
+        or die "connect: $!";
+    my $body = 'x' x 5000;
+    print $s "POST /function/nope/ HTTP/1.1\r\nHost: a\r\nContent-Length: " . length($body)
+        . "\r\n\r\n$body" . "GET /function/solo/again HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
+    my $raw = '';
+    my $sel = IO::Select->new($s);
+    my $deadline = time + 5;
+    while (time < $deadline && $sel->can_read($deadline - time)) {
+        last unless sysread($s, $raw, 65536, length $raw);
+    }
+    close $s;
+    my @statuses = $raw =~ m{^HTTP/1\.1 (\d{3})}mg;
+    is_deeply(\@statuses, [ 404, 200 ],
+              'a POST with a body to an unknown function (404) leaves the connection usable: next request 200');
+    like($raw, qr{"path":"/again"}, '... and the second request reached the function');
 }
 
 # --- faas_pass NAME and faas_pass $variable --------------------------------

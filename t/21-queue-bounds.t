@@ -46,6 +46,11 @@ faas_function four {
     queue size=100 timeout=30s;
 }
 
+faas_function replay {
+    revision v1 "exec=/bin/true";
+    queue size=100 timeout=10s;
+}
+
 faas_function flaky {
     revision v1 "exec=/bin/true";
     queue size=100 timeout=10s;
@@ -200,6 +205,50 @@ sub fn_stats {
     is_deeply([ map { read_status($_) } @waiting ], [ (200) x 20 ],
               'every parked request is answered 200 though one replica refuses');
     cmp_ok(revision_status('flaky')->{failures}, '>=', 1, 'the refusals are counted');
+}
+
+# --- refused by every replica: the request waits again, nothing is lost -----
+
+{
+    # the only replica refuses: requests that took a slot on it, warm, and
+    # requests released onto it from the queue all go back to the queue
+    my $refusing = $t->start_refusing_port;
+    $t->publish_endpoint('replay', 'v1', 'dead', "127.0.0.1:$refusing");
+
+    my @waiting = map {
+        my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1:' . $t->nginx_port) or die;
+        print {$s} "POST /function/replay/x HTTP/1.1\r\nHost: x\r\n"
+                 . "Content-Length: 5\r\n\r\nhello";
+        $s;
+    } 1 .. 10;
+
+    ok($t->wait_until(sub { parked('replay') == 10 }, 5, 'replayed requests parked'),
+       'requests refused by the only replica wait in the queue again, POSTs too');
+    # those that took a slot on it were refused and replayed; the others
+    # queued behind them and were never sent to it
+    cmp_ok(revision_status('replay')->{replays}, '>=', 1, 'replays are counted');
+
+    my $fn = $t->start_fn(function => 'replay', revision => 'v1');
+    $t->unpublish_endpoint('replay', 'v1', 'dead');
+    $t->publish_endpoint('replay', 'v1', 'alive', $fn->{addr});
+
+    my @answers = map {
+        my $s = $_;
+        my $status = read_status($s);
+        my $length = 0;
+        while (my $line = <$s>) {
+            $length = $1 if $line =~ /^Content-Length: (\d+)/i;
+            last if $line eq "\r\n";
+        }
+        read($s, my $body, $length);
+        [ $status, eval { decode_json($body) } // {} ];
+    } @waiting;
+
+    is_deeply([ map { $_->[0] } @answers ], [ (200) x 10 ],
+              'all are answered 200 by the replica that replaced it');
+    is_deeply([ map { $_->[1]{body_len} } @answers ], [ (5) x 10 ],
+              'with their bodies');
+    is(fn_stats($fn)->{requests}, 10, 'each reached a replica exactly once');
 }
 
 # --- in-flight counts return to zero however requests end ------------------

@@ -28,7 +28,7 @@
  *                    0 and the high-water mark to the current in_flight
  *                    first, and the answer shows the values after the reset
  *   GET /fast        200 "ok\n", as cheap as the server can make it
- *   Upgrade: websocket (any path)
+ *   Upgrade: websocket (any path; Sec-WebSocket-Key required)
  *                    101 with the right Sec-WebSocket-Accept, then every
  *                    byte received is echoed back raw until the peer closes
  *   anything else    200 application/json echo of the request:
@@ -45,10 +45,10 @@
  * max_in_flight <= the function's concurrency).  An upgraded WebSocket
  * connection counts as in flight until it closes.
  *
- * Every response carries Content-Length (but a 204, which must not),
- * X-Testfn-Pid, X-Testfn-Revision and X-Testfn-Port.  A malformed request
- * gets 400, a header block over 64 KiB (or over 4096 header lines) 431, and
- * the connection is closed after either.
+ * Every response carries X-Testfn-Pid, X-Testfn-Revision, X-Testfn-Port
+ * and Content-Length (but a 204 or a 101, which must not).  A malformed
+ * request gets 400, a header block over 64 KiB (or over 4096 header lines)
+ * 431, and the connection is closed after either.
  *
  * One detached thread per connection, blocking I/O: simple, and quick
  * enough for benchmarks behind nginx over keep-alive connections.  Each
@@ -253,7 +253,7 @@ testfn_list_has(const char *v, size_t n, const char *tok)
 static int
 testfn_parse_u64(const char *s, size_t n, uint64_t max, uint64_t *out)
 {
-    uint64_t v = 0;
+    uint64_t v = 0, d;
     size_t i;
 
     if (n == 0) {
@@ -263,10 +263,11 @@ testfn_parse_u64(const char *s, size_t n, uint64_t max, uint64_t *out)
         if (s[i] < '0' || s[i] > '9') {
             return -1;
         }
-        v = v * 10 + (uint64_t) (s[i] - '0');
-        if (v > max) {
-            return -1;
+        d = (uint64_t) (s[i] - '0');
+        if (d > max || v > (max - d) / 10) {
+            return -1;          /* v * 10 + d > max, without overflowing */
         }
+        v = v * 10 + d;
     }
     *out = v;
     return 0;
@@ -1298,7 +1299,7 @@ testfn_route_echo(testfn_conn_t *c, const testfn_req_t *r)
 
     sleep_ms = testfn_query_u64(r, "sleep_ms", TESTFN_SLEEP_MAX, 0);
     status = testfn_query_u64(r, "status", 599, 200);
-    size = testfn_query_u64(r, "size", UINT64_MAX / 16, 0);
+    size = testfn_query_u64(r, "size", UINT64_MAX, 0);
     if (status < 200) {
         status = 200;           /* a 1xx cannot be a final answer */
     }
@@ -1369,9 +1370,11 @@ testfn_route_websocket(testfn_conn_t *c, const testfn_req_t *r)
 {
     unsigned char key[256 + sizeof(TESTFN_WS_GUID)], digest[20];
     char accept[32], head[160];
+    struct iovec iov[3];
     ssize_t n;
     int len;
 
+    /* RFC 6455 4.2.2: base64(SHA-1(key + GUID)) */
     memcpy(key, r->ws_key, r->ws_key_len);
     memcpy(key + r->ws_key_len, TESTFN_WS_GUID, sizeof(TESTFN_WS_GUID) - 1);
     testfn_sha1(key, r->ws_key_len + sizeof(TESTFN_WS_GUID) - 1, digest);
@@ -1382,18 +1385,15 @@ testfn_route_websocket(testfn_conn_t *c, const testfn_req_t *r)
                    "Upgrade: websocket\r\n"
                    "Connection: Upgrade\r\n"
                    "Sec-WebSocket-Accept: %s\r\n", accept);
-    {
-        struct iovec iov[3];
 
-        iov[0].iov_base = head;
-        iov[0].iov_len = (size_t) len;
-        iov[1].iov_base = g_ident;
-        iov[1].iov_len = g_ident_len;
-        iov[2].iov_base = (void *) "\r\n";
-        iov[2].iov_len = 2;
-        if (testfn_writev_all(c->fd, iov, 3) != 0) {
-            return;
-        }
+    iov[0].iov_base = head;
+    iov[0].iov_len = (size_t) len;
+    iov[1].iov_base = g_ident;
+    iov[1].iov_len = g_ident_len;
+    iov[2].iov_base = (void *) "\r\n";
+    iov[2].iov_len = 2;
+    if (testfn_writev_all(c->fd, iov, 3) != 0) {
+        return;
     }
 
     /* bytes sent right behind the handshake are already buffered */

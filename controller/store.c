@@ -1,0 +1,718 @@
+/*
+ * Copyright (C) nginx-faas developers
+ *
+ * Reads and writes of the controller's keys (see store.h).  Names in keys
+ * and messages are validated labels and replica ids, so they need no
+ * quoting; every value still goes to hiredis as its own argument.
+ */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "log.h"
+#include "store.h"
+
+
+#define FAAS_STORE_SCAN_COUNT  "500"
+
+
+static const char *
+faas_store_state_name(const faas_replica_t *rp)
+{
+    static const char  *names[] = {
+        "starting", "adopting", "ready", "restarting", "backoff",
+        "draining", "stopping"
+    };
+
+    return names[rp->state];
+}
+
+
+/* reads one reply of a pipeline; NULL (link lost) or error replies are
+ * logged by the caller's context */
+
+static int
+faas_store_ok(redisReply *reply)
+{
+    int  ok;
+
+    ok = (reply != NULL && reply->type != REDIS_REPLY_ERROR);
+
+    if (reply && reply->type == REDIS_REPLY_ERROR) {
+        faas_log_error("redis: %s", reply->str);
+    }
+
+    freeReplyObject(reply);
+
+    return ok;
+}
+
+
+int
+faas_store_read_specs(faas_ctl_t *ctl, redisReply **specs, char *err,
+    size_t errlen)
+{
+    redisReply  *schema, *hash;
+
+    *specs = NULL;
+
+    if (faas_redis_append(ctl->redis, "GET %s", ctl->key_schema) != 0
+        || faas_redis_append(ctl->redis, "HGETALL %s", ctl->key_specs) != 0)
+    {
+        snprintf(err, errlen, "redis is not connected");
+        return -1;
+    }
+
+    schema = faas_redis_reply(ctl->redis);
+    hash = faas_redis_reply(ctl->redis);
+
+    if (schema == NULL || hash == NULL) {
+        freeReplyObject(schema);
+        freeReplyObject(hash);
+        snprintf(err, errlen, "redis is not connected");
+        return -1;
+    }
+
+    if (schema->type == REDIS_REPLY_ERROR || hash->type != REDIS_REPLY_ARRAY) {
+        snprintf(err, errlen, "cannot read %s: %s", ctl->key_specs,
+                 schema->type == REDIS_REPLY_ERROR ? schema->str
+                 : hash->type == REDIS_REPLY_ERROR ? hash->str
+                 : "not a hash");
+        freeReplyObject(schema);
+        freeReplyObject(hash);
+        return -1;
+    }
+
+    if (schema->type == REDIS_REPLY_NIL) {
+        freeReplyObject(schema);
+        freeReplyObject(hash);
+        return 0;
+    }
+
+    if (schema->type != REDIS_REPLY_STRING || strcmp(schema->str, "1") != 0) {
+        snprintf(err, errlen, "%s is \"%.32s\", not 1: this controller does "
+                 "not know that schema", ctl->key_schema,
+                 schema->type == REDIS_REPLY_STRING ? schema->str : "?");
+        freeReplyObject(schema);
+        freeReplyObject(hash);
+        return -1;
+    }
+
+    freeReplyObject(schema);
+    *specs = hash;
+
+    return 1;
+}
+
+
+int
+faas_store_read_desired(faas_ctl_t *ctl)
+{
+    int               n, rc;
+    char             *end;
+    long              count;
+    redisReply       *reply;
+    faas_revision_t  *rev;
+
+    n = 0;
+
+    for (rev = ctl->revisions; rev; rev = rev->next) {
+        if (rev->spec == NULL) {
+            continue;
+        }
+
+        if (faas_redis_append(ctl->redis, "HMGET %sdesired:%s:%s replicas "
+                              "reason", ctl->cfg->prefix, rev->function,
+                              rev->revision) != 0)
+        {
+            return -1;
+        }
+
+        n++;
+    }
+
+    rc = 0;
+
+    for (rev = ctl->revisions; rev && n; rev = rev->next) {
+        if (rev->spec == NULL) {
+            continue;
+        }
+
+        n--;
+        reply = faas_redis_reply(ctl->redis);
+
+        if (reply == NULL) {
+            return -1;
+        }
+
+        if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2) {
+            freeReplyObject(reply);
+            rc = -1;
+            continue;
+        }
+
+        count = -1;
+
+        if (reply->element[0]->type == REDIS_REPLY_STRING) {
+            count = strtol(reply->element[0]->str, &end, 10);
+
+            if (*end != '\0' || end == reply->element[0]->str || count < 0
+                || count > 100000)
+            {
+                faas_log_debug("%sdesired:%s:%s: bad replicas \"%.32s\"",
+                               ctl->cfg->prefix, rev->function, rev->revision,
+                               reply->element[0]->str);
+                count = -1;
+            }
+        }
+
+        if (count != rev->requested) {
+            ctl->reconcile = 1;
+        }
+
+        rev->requested = (int) count;
+        rev->requested_by_wake = reply->element[1]->type == REDIS_REPLY_STRING
+                                 && strcmp(reply->element[1]->str, "wake")
+                                    == 0;
+
+        freeReplyObject(reply);
+    }
+
+    return rc;
+}
+
+
+void
+faas_store_write_wake(faas_ctl_t *ctl, faas_revision_t *rev)
+{
+    redisReply  *reply;
+
+    reply = faas_redis_command(ctl->redis, "HSET %sdesired:%s:%s replicas 1 "
+                               "reason wake at_ms %lld", ctl->cfg->prefix,
+                               rev->function, rev->revision, faas_now_ms());
+    (void) faas_store_ok(reply);
+}
+
+
+int
+faas_store_read_wakes(faas_ctl_t *ctl,
+    void (*fn)(faas_ctl_t *ctl, const char *function, const char *revision,
+               long long at_ms))
+{
+    char         function[FAAS_NAME_MAX + 1], revision[FAAS_NAME_MAX + 1];
+    size_t       i;
+    redisReply  *reply, *member, *score;
+
+    reply = faas_redis_command(ctl->redis, "ZRANGE %s 0 -1 WITHSCORES",
+                               ctl->key_wake);
+
+    if (reply == NULL) {
+        return -1;
+    }
+
+    if (reply->type != REDIS_REPLY_ARRAY) {
+        freeReplyObject(reply);
+        return -1;
+    }
+
+    for (i = 0; i + 1 < reply->elements; i += 2) {
+        member = reply->element[i];
+        score = reply->element[i + 1];
+
+        if (member->type != REDIS_REPLY_STRING
+            || score->type != REDIS_REPLY_STRING)
+        {
+            continue;
+        }
+
+        if (faas_spec_split_names(member->str, member->len, ':', function,
+                                  revision) != 0)
+        {
+            /* not a wake nginx would write: drop it */
+            freeReplyObject(faas_redis_command(ctl->redis, "ZREM %s %b",
+                                               ctl->key_wake, member->str,
+                                               member->len));
+            continue;
+        }
+
+        fn(ctl, function, revision, (long long) strtod(score->str, NULL));
+    }
+
+    freeReplyObject(reply);
+
+    return 0;
+}
+
+
+void
+faas_store_remove_wake(faas_ctl_t *ctl, const char *function,
+    const char *revision)
+{
+    (void) faas_store_ok(faas_redis_command(ctl->redis, "ZREM %s %s:%s",
+                                            ctl->key_wake, function,
+                                            revision));
+}
+
+
+/* runs the appended commands between MULTI and EXEC; 0 when EXEC ran */
+
+static int
+faas_store_exec(faas_ctl_t *ctl, int ncommands)
+{
+    int          i, ok;
+    redisReply  *reply;
+
+    ok = 1;
+
+    /* MULTI, then each command's QUEUED */
+
+    for (i = 0; i < ncommands + 1; i++) {
+        ok &= faas_store_ok(faas_redis_reply(ctl->redis));
+    }
+
+    reply = faas_redis_reply(ctl->redis);
+
+    if (reply == NULL) {
+        return -1;
+    }
+
+    ok &= (reply->type == REDIS_REPLY_ARRAY);
+
+    freeReplyObject(reply);
+
+    return ok ? 0 : -1;
+}
+
+
+int
+faas_store_publish(faas_ctl_t *ctl, faas_replica_t *rp)
+{
+    char              message[512];
+    faas_revision_t  *rev;
+
+    rev = rp->revision;
+
+    /* the message is one argument: hiredis splits the format at spaces */
+    snprintf(message, sizeof(message), "up %s %s %s %s", rev->function,
+             rev->revision, rp->id, rp->address);
+
+    if (faas_redis_append(ctl->redis, "MULTI") != 0
+        || faas_redis_append(ctl->redis, "HSET %sendpoints:%s:%s %s %s",
+                             ctl->cfg->prefix, rev->function, rev->revision,
+                             rp->id, rp->address) != 0
+        || faas_redis_append(ctl->redis, "PUBLISH %s %s", ctl->ch_endpoints,
+                             message) != 0
+        || faas_redis_append(ctl->redis, "EXEC") != 0)
+    {
+        return -1;
+    }
+
+    return faas_store_exec(ctl, 2);
+}
+
+
+int
+faas_store_unpublish(faas_ctl_t *ctl, const char *function,
+    const char *revision, const char *id)
+{
+    char  message[256];
+
+    snprintf(message, sizeof(message), "down %s %s %s", function, revision,
+             id);
+
+    if (faas_redis_append(ctl->redis, "MULTI") != 0
+        || faas_redis_append(ctl->redis, "HDEL %sendpoints:%s:%s %s",
+                             ctl->cfg->prefix, function, revision, id) != 0
+        || faas_redis_append(ctl->redis, "PUBLISH %s %s", ctl->ch_endpoints,
+                             message) != 0
+        || faas_redis_append(ctl->redis, "EXEC") != 0)
+    {
+        return -1;
+    }
+
+    return faas_store_exec(ctl, 2);
+}
+
+
+void
+faas_store_write_status(faas_ctl_t *ctl, faas_revision_t *rev,
+    const faas_plan_summary_t *summary, int force)
+{
+    redisReply  *reply;
+
+    if (!force && rev->status_written
+        && rev->status_desired == rev->desired
+        && rev->status.running == summary->running
+        && rev->status.ready == summary->ready
+        && rev->status.state == summary->state
+        && strcmp(rev->status_reason, rev->reason) == 0)
+    {
+        return;
+    }
+
+    if (!faas_redis_connected(ctl->redis)) {
+        return;
+    }
+
+    reply = faas_redis_command(ctl->redis, "HSET %sstatus:%s:%s desired %d "
+                               "running %d ready %d state %s reason %s "
+                               "updated_ms %lld", ctl->cfg->prefix,
+                               rev->function, rev->revision, rev->desired,
+                               summary->running, summary->ready,
+                               faas_plan_state_name(summary->state),
+                               rev->reason, faas_now_ms());
+
+    if (faas_store_ok(reply)) {
+        rev->status_written = 1;
+        rev->status_desired = rev->desired;
+        rev->status = *summary;
+        strcpy(rev->status_reason, rev->reason);
+    }
+}
+
+
+void
+faas_store_write_replica(faas_ctl_t *ctl, faas_replica_t *rp)
+{
+    char        *json;
+    cJSON       *obj;
+    redisReply  *reply;
+
+    if (!faas_redis_connected(ctl->redis)) {
+        return;
+    }
+
+    obj = cJSON_CreateObject();
+
+    if (obj == NULL
+        || !cJSON_AddStringToObject(obj, "state", faas_store_state_name(rp))
+        || !cJSON_AddStringToObject(obj, "address", rp->address)
+        || !cJSON_AddNumberToObject(obj, "started_ms",
+                                    (double) rp->started_ms)
+        || !cJSON_AddNumberToObject(obj, "ready_ms", (double) rp->ready_ms)
+        || !cJSON_AddNumberToObject(obj, "restarts", rp->restarts)
+        || !cJSON_AddStringToObject(obj, "last_exit", rp->last_exit)
+        || (json = cJSON_PrintUnformatted(obj)) == NULL)
+    {
+        cJSON_Delete(obj);
+        return;
+    }
+
+    cJSON_Delete(obj);
+
+    reply = faas_redis_command(ctl->redis, "HSET %sreplicas:%s:%s %s %s",
+                               ctl->cfg->prefix, rp->revision->function,
+                               rp->revision->revision, rp->id, json);
+    free(json);
+
+    if (faas_store_ok(reply)) {
+        rp->record_dirty = 0;
+    }
+}
+
+
+void
+faas_store_delete_replica(faas_ctl_t *ctl, faas_replica_t *rp)
+{
+    if (faas_redis_connected(ctl->redis)) {
+        (void) faas_store_ok(faas_redis_command(ctl->redis,
+                                                "HDEL %sreplicas:%s:%s %s",
+                                                ctl->cfg->prefix,
+                                                rp->revision->function,
+                                                rp->revision->revision,
+                                                rp->id));
+    }
+}
+
+
+int
+faas_store_read_drain(faas_ctl_t *ctl, faas_replica_t *rp,
+    faas_drain_report_t *reports, size_t max, size_t *n)
+{
+    size_t       i, count;
+    redisReply  *instances, *value;
+
+    *n = 0;
+
+    instances = faas_redis_command(ctl->redis, "ZRANGEBYSCORE %s %lld +inf",
+                                   ctl->key_instances,
+                                   faas_now_ms() - FAAS_DRAIN_FRESH_MS);
+
+    if (instances == NULL || instances->type != REDIS_REPLY_ARRAY) {
+        freeReplyObject(instances);
+        return -1;
+    }
+
+    count = 0;
+
+    for (i = 0; i < instances->elements && count < max; i++) {
+        if (instances->element[i]->type != REDIS_REPLY_STRING
+            || faas_redis_append(ctl->redis, "HGET %smetrics:%b %s:%s",
+                                 ctl->cfg->prefix,
+                                 instances->element[i]->str,
+                                 instances->element[i]->len,
+                                 rp->revision->function,
+                                 rp->revision->revision) != 0)
+        {
+            continue;
+        }
+
+        count++;
+    }
+
+    freeReplyObject(instances);
+
+    for (i = 0; i < count; i++) {
+        value = faas_redis_reply(ctl->redis);
+
+        if (value == NULL) {
+            return -1;
+        }
+
+        if (value->type == REDIS_REPLY_STRING) {
+            (void) faas_drain_parse(value->str, value->len, rp->id,
+                                    &reports[*n]);
+
+        } else {
+            /* this nginx does not declare the revision */
+            memset(&reports[*n], 0, sizeof(faas_drain_report_t));
+        }
+
+        (*n)++;
+        freeReplyObject(value);
+    }
+
+    return 0;
+}
+
+
+typedef int (*faas_store_key_pt)(faas_ctl_t *ctl, const char *key,
+    const char *function, const char *revision);
+
+
+/*
+ * Calls handler for every key "<prefix><kind>:FN:REV" (SCAN, so Redis is
+ * never blocked); keys whose names are not labels are left alone.
+ */
+
+static int
+faas_store_scan(faas_ctl_t *ctl, const char *kind, faas_store_key_pt handler)
+{
+    char         cursor[32], function[FAAS_NAME_MAX + 1];
+    char         revision[FAAS_NAME_MAX + 1];
+    size_t       i, skip;
+    redisReply  *reply, *keys, *key;
+
+    strcpy(cursor, "0");
+    skip = strlen(ctl->cfg->prefix) + strlen(kind) + 1;
+
+    do {
+        reply = faas_redis_command(ctl->redis, "SCAN %s MATCH %s%s:* COUNT "
+                                   FAAS_STORE_SCAN_COUNT, cursor,
+                                   ctl->cfg->prefix, kind);
+
+        if (reply == NULL) {
+            return -1;
+        }
+
+        if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2
+            || reply->element[0]->type != REDIS_REPLY_STRING
+            || reply->element[1]->type != REDIS_REPLY_ARRAY)
+        {
+            (void) faas_store_ok(reply);
+            return -1;
+        }
+
+        snprintf(cursor, sizeof(cursor), "%s", reply->element[0]->str);
+        keys = reply->element[1];
+
+        for (i = 0; i < keys->elements; i++) {
+            key = keys->element[i];
+
+            if (key->type != REDIS_REPLY_STRING || key->len <= skip
+                || faas_spec_split_names(key->str + skip, key->len - skip,
+                                         ':', function, revision) != 0)
+            {
+                continue;
+            }
+
+            if (handler(ctl, key->str, function, revision) != 0) {
+                freeReplyObject(reply);
+                return -1;
+            }
+        }
+
+        freeReplyObject(reply);
+
+    } while (strcmp(cursor, "0") != 0);
+
+    return 0;
+}
+
+
+/* 1 if some replica still belongs to the revision */
+
+static int
+faas_store_revision_used(faas_ctl_t *ctl, faas_revision_t *rev)
+{
+    faas_replica_t  *rp;
+
+    if (rev == NULL) {
+        return 0;
+    }
+
+    if (rev->spec) {
+        return 1;
+    }
+
+    for (rp = ctl->replicas; rp; rp = rp->next) {
+        if (rp->revision == rev) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+static int
+faas_store_sweep_endpoints(faas_ctl_t *ctl, const char *key,
+    const char *function, const char *revision)
+{
+    int              backed;
+    size_t           i;
+    redisReply      *reply, *id, *addr;
+    faas_replica_t  *rp;
+
+    reply = faas_redis_command(ctl->redis, "HGETALL %s", key);
+
+    if (reply == NULL) {
+        return -1;
+    }
+
+    for (i = 0; reply->type == REDIS_REPLY_ARRAY && i + 1 < reply->elements;
+         i += 2)
+    {
+        id = reply->element[i];
+        addr = reply->element[i + 1];
+
+        if (id->type != REDIS_REPLY_STRING || addr->type != REDIS_REPLY_STRING) {
+            continue;
+        }
+
+        rp = faas_replica_find(ctl, id->str);
+
+        backed = rp != NULL
+                 && strcmp(rp->revision->function, function) == 0
+                 && strcmp(rp->revision->revision, revision) == 0
+                 && strcmp(rp->address, addr->str) == 0
+                 && (rp->state == FAAS_REPLICA_READY
+                     || (rp->state == FAAS_REPLICA_ADOPTING && !rp->removing));
+
+        if (backed) {
+            rp->published = 1;
+            continue;
+        }
+
+        faas_log_info("endpoint %s of %s/%s at %s has no replica: removed",
+                      id->str, function, revision, addr->str);
+
+        if (faas_store_unpublish(ctl, function, revision, id->str) != 0) {
+            freeReplyObject(reply);
+            return -1;
+        }
+    }
+
+    freeReplyObject(reply);
+
+    return 0;
+}
+
+
+static int
+faas_store_sweep_status(faas_ctl_t *ctl, const char *key,
+    const char *function, const char *revision)
+{
+    faas_revision_t  *rev;
+
+    rev = faas_revision_find(ctl, function, revision);
+
+    if (faas_store_revision_used(ctl, rev)) {
+        return 0;
+    }
+
+    if (rev) {
+        rev->status_written = 0;
+    }
+
+    return faas_store_ok(faas_redis_command(ctl->redis, "DEL %s", key))
+           ? 0 : -1;
+}
+
+
+static int
+faas_store_sweep_records(faas_ctl_t *ctl, const char *key,
+    const char *function, const char *revision)
+{
+    size_t           i;
+    redisReply      *reply, *id;
+    faas_replica_t  *rp;
+    faas_revision_t *rev;
+
+    rev = faas_revision_find(ctl, function, revision);
+
+    if (!faas_store_revision_used(ctl, rev)) {
+        return faas_store_ok(faas_redis_command(ctl->redis, "DEL %s", key))
+               ? 0 : -1;
+    }
+
+    reply = faas_redis_command(ctl->redis, "HKEYS %s", key);
+
+    if (reply == NULL) {
+        return -1;
+    }
+
+    for (i = 0; reply->type == REDIS_REPLY_ARRAY && i < reply->elements; i++) {
+        id = reply->element[i];
+
+        if (id->type != REDIS_REPLY_STRING) {
+            continue;
+        }
+
+        rp = faas_replica_find(ctl, id->str);
+
+        if (rp == NULL || rp->revision != rev) {
+            (void) faas_store_ok(faas_redis_command(ctl->redis, "HDEL %s %s",
+                                                    key, id->str));
+        }
+    }
+
+    freeReplyObject(reply);
+
+    return 0;
+}
+
+
+int
+faas_store_sweep(faas_ctl_t *ctl)
+{
+    faas_replica_t  *rp;
+
+    /* whatever is not found in Redis below is published again */
+
+    for (rp = ctl->replicas; rp; rp = rp->next) {
+        rp->published = 0;
+    }
+
+    if (faas_store_scan(ctl, "endpoints", faas_store_sweep_endpoints) != 0
+        || faas_store_scan(ctl, "status", faas_store_sweep_status) != 0
+        || faas_store_scan(ctl, "replicas", faas_store_sweep_records) != 0)
+    {
+        return -1;
+    }
+
+    return 0;
+}

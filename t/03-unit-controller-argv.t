@@ -1,0 +1,17 @@
+#!/usr/bin/perl
+# The C unit tests of the exec= command-line splitting
+# (t/unit/controller_argv.c against controller/argv.c), built by
+# "make unit"; their TAP output is this test's output.
+
+use strict;
+use warnings;
+use FindBin;
+
+my $bin = "$FindBin::Bin/../build/unit/controller_argv";
+
+if (!-x $bin) {
+    print "1..1\nnot ok 1 - $bin is built (run make unit)\n";
+    exit 1;
+}
+
+exec $bin or die "exec $bin: $!";

@@ -1,0 +1,329 @@
+#!/usr/bin/perl
+# Balancing: least in-flight across replicas (and workers), failover from a
+# replica that refuses connections, the per-replica concurrency limit, and
+# keep-alive connections to the replicas.
+
+use strict;
+use warnings;
+
+use Test::More;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use FaasTest;
+use IO::Select;
+use IO::Socket::INET;
+use Time::HiRes qw(time sleep);
+
+my $t = FaasTest->new;
+plan skip_all => 'build/faas-testfn not built' unless $t->have_testfn;
+plan skip_all => 'module not built' unless -f $t->module_path;
+
+$t->start_redis;
+
+my $lb_a = $t->start_fn(function => 'lb', revision => 'v1');
+my $lb_b = $t->start_fn(function => 'lb', revision => 'v1');
+my $fo   = $t->start_fn(function => 'fo', revision => 'v1');
+my $one  = $t->start_fn(function => 'one', revision => 'v1');
+my $ka   = $t->start_fn(function => 'ka', revision => 'v1');
+my $nk   = $t->start_fn(function => 'nk', revision => 'v1');
+my $refusing = $t->start_refusing_port;
+
+$t->start_nginx(<<'EOF');
+    faas_zone  faas 1m;
+    faas_redis %%REDIS%%;
+
+    faas_function lb  { revision v1 "exec=/bin/true"; }
+    faas_function fo  { revision v1 "exec=/bin/true"; }
+    faas_function one { revision v1 "exec=/bin/true"; concurrency 1; }
+    faas_function ka  { revision v1 "exec=/bin/true"; }
+    faas_function nk  { revision v1 "exec=/bin/true"; }
+
+    upstream faas {
+        faas_balancer;
+        keepalive 16;
+    }
+    upstream faas_nokeepalive {
+        faas_balancer;
+    }
+
+    server {
+        listen 127.0.0.1:%%PORT%%;
+
+        location /function/ {
+            faas_pass;
+            proxy_pass http://faas;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }
+        location /nokeepalive/ {
+            faas_pass nk;
+            proxy_pass http://faas_nokeepalive;
+        }
+        location = /faas/status { faas_status; }
+    }
+EOF
+
+# --- helpers ---------------------------------------------------------------
+
+# The replica's own /stats (asked directly, not through nginx).
+sub fn_stats {
+    my ($fn, $reset) = @_;
+    my $r = $t->get("http://$fn->{addr}/stats" . ($reset ? '?reset=1' : ''));
+    return $r->{json} || {};
+}
+
+# Sends a GET on its own connection and returns the socket without reading:
+# the request stays in flight until read_response.
+sub send_request {
+    my ($path) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $t->nginx_port,
+                                  Proto => 'tcp', Timeout => 5)
+        or die "connect: $!";
+    $s->autoflush(1);
+    print $s "GET $path HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+    return $s;
+}
+
+# Reads the whole response of a send_request socket: { status, headers, body }.
+sub read_response {
+    my ($s, $timeout) = @_;
+    my $deadline = time + ($timeout // 10);
+    my $sel = IO::Select->new($s);
+    my $raw = '';
+    while (time < $deadline) {
+        next unless $sel->can_read($deadline - time);
+        my $n = sysread($s, $raw, 65536, length $raw);
+        last if !$n;
+    }
+    close $s;
+    my ($head, $body) = split /\r\n\r\n/, $raw, 2;
+    my ($status) = ($head // '') =~ m{^HTTP/1\.\d (\d{3})};
+    my %h;
+    for (split /\r\n/, $head // '') {
+        $h{ lc $1 } = $2 if /^([^:]+):\s*(.*)$/;
+    }
+    return { status => $status // 599, headers => \%h, body => $body // '' };
+}
+
+sub status_revision {
+    my ($fn, $rev) = @_;
+    my $st = $t->get('/faas/status')->{json} or return;
+    for my $f (@{ $st->{functions} }) {
+        next unless $f->{name} eq $fn;
+        for my $r (@{ $f->{revisions} }) {
+            return $r if $r->{name} eq $rev;
+        }
+    }
+    return;
+}
+
+sub replica_of {
+    my ($rev, $id) = @_;
+    my ($r) = grep { $_->{id} eq $id } @{ $rev->{replicas} || [] };
+    return $r;
+}
+
+# The client ports of every TCP connection (any state but LISTEN) to
+# 127.0.0.1:$port, from ss(8): TIME-WAIT entries keep closed ones visible.
+sub connections_to {
+    my ($port) = @_;
+    my %ports;
+    for my $line (`ss -tanH '( sport = :$port or dport = :$port )'`) {
+        my @f = split ' ', $line;
+        next if !@f || $f[0] eq 'LISTEN';
+        my ($l, $p) = @f[3, 4];
+        my ($lport) = $l =~ /:(\d+)$/;
+        my ($pport) = $p =~ /:(\d+)$/;
+        next unless defined $lport && defined $pport;
+        my $client = $lport == $port ? $pport : $lport;
+        $ports{$client} = 1;
+    }
+    return \%ports;
+}
+
+# --- least in flight -------------------------------------------------------
+
+$t->publish_endpoint('lb', 'v1', 'a', $lb_a->{addr});
+$t->wait_until(sub { $t->get('/function/lb/')->{status} == 200 }, 5, 'replica a of lb routed');
+
+{
+    fn_stats($_, 1) for $lb_a, $lb_b;
+
+    # with only a published: 4 slow requests all land on a
+    my @held = map { send_request('/function/lb/?sleep_ms=1500') } 1 .. 4;
+    $t->wait_until(sub { fn_stats($lb_a)->{in_flight} == 4 }, 5, '4 slow requests in flight on a');
+
+    $t->publish_endpoint('lb', 'v1', 'b', $lb_b->{addr});
+    $t->wait_until(sub { (status_revision('lb', 'v1') || {})->{ready} == 2 }, 5, 'replica b ready');
+
+    # a holds 4: the next 4 go to b, the least loaded, however they are spread over workers
+    my $res = $t->get_many('/function/lb/?sleep_ms=300', 4, 4);
+    is(scalar(grep { $_->{status} == 200 } @$res), 4, 'least in-flight: 4 more requests answered 200');
+    is(scalar(grep { ($_->{headers}{'x-testfn-port'} // '') eq $lb_b->{port} } @$res), 4,
+       'least in-flight: all 4 went to the idle replica while the other held 4');
+    my @held_res = map { read_response($_) } @held;
+    is(scalar(grep { $_->{status} == 200 } @held_res), 4, 'the 4 held requests answered 200');
+}
+
+{
+    $t->wait_until(sub { fn_stats($lb_a)->{in_flight} == 0 && fn_stats($lb_b)->{in_flight} == 0 },
+                   5, 'both lb replicas idle');
+    my $sa = fn_stats($lb_a, 1);
+    my $sb = fn_stats($lb_b, 1);
+
+    my $res = $t->get_many('/function/lb/?sleep_ms=1500', 10, 10);
+    is(scalar(grep { $_->{status} == 200 } @$res), 10, '10 parallel slow requests answered 200');
+    my %by_port;
+    $by_port{ $_->{headers}{'x-testfn-port'} // '?' }++ for @$res;
+    is($by_port{ $lb_a->{port} } // 0, 5, 'least in-flight: replica a answered 5 of 10 parallel requests');
+    is($by_port{ $lb_b->{port} } // 0, 5, 'least in-flight: replica b answered 5 of 10 parallel requests');
+    $sa = fn_stats($lb_a);
+    $sb = fn_stats($lb_b);
+    is($sa->{max_in_flight}, 5, 'replica a saw at most 5 in flight');
+    is($sb->{max_in_flight}, 5, 'replica b saw at most 5 in flight');
+
+    # the shared counters went back to 0
+    $t->wait_until(sub {
+        my $rev = status_revision('lb', 'v1');
+        $rev->{in_flight} == 0 && !grep { $_->{in_flight} } @{ $rev->{replicas} };
+    }, 5, 'in-flight counters back to 0 once the requests are answered');
+}
+
+# --- failover from a refusing replica --------------------------------------
+
+$t->publish_endpoint('fo', 'v1', 'bad', "127.0.0.1:$refusing");
+$t->publish_endpoint('fo', 'v1', 'good', $fo->{addr});
+$t->wait_until(sub { (status_revision('fo', 'v1') || {})->{ready} == 2 }, 5, 'both fo replicas ready');
+
+{
+    my $start = time;
+    my ($ok, $from_good) = (0, 0);
+    for (1 .. 50) {
+        my $r = $t->get('/function/fo/');
+        $ok++ if $r->{status} == 200;
+        $from_good++ if ($r->{headers}{'x-testfn-port'} // '') eq $fo->{port};
+    }
+    my $elapsed = time - $start;
+    is($ok, 50, 'failover: 50 requests with a refusing replica all answered 200');
+    is($from_good, 50, 'failover: all answered by the replica that accepts');
+
+    my $rev = status_revision('fo', 'v1');
+    my $bad = replica_of($rev, 'bad') || {};
+    my $good = replica_of($rev, 'good') || {};
+    cmp_ok($bad->{failures} // 0, '>=', 1, 'status counts failures on the refusing replica');
+    # avoided for 2 s after a refusal: at most one more try per 2 s
+    my $max = 1 + int($elapsed / 2);
+    cmp_ok($bad->{failures} // 0, '<=', $max,
+           "the refusing replica is avoided after a failure ($bad->{failures} failures in "
+           . sprintf('%.1f', $elapsed) . " s)");
+    is($good->{failures}, 0, 'no failure counted on the good replica');
+    is($good->{requests}, 50, 'the good replica counted 50 requests');
+    is($rev->{failures}, $bad->{failures}, 'revision failures equal the replica failures');
+    is($bad->{state}, 'ready', 'a refusing replica stays published (ready): Redis says so');
+    is($rev->{in_flight} + $bad->{in_flight} + $good->{in_flight}, 0,
+       'failover gives back every slot: nothing left in flight');
+
+    # the avoidance ends after 2 s: the replica is tried again
+    my $before = $bad->{failures} // 0;
+    my ($again, $all_ok) = (0, 1);
+    while (time - $start < 8) {
+        my $r = $t->get('/function/fo/');
+        $all_ok = 0 if $r->{status} != 200;
+        if (((replica_of(status_revision('fo', 'v1'), 'bad') || {})->{failures} // 0) > $before) {
+            $again = time;
+            last;
+        }
+        sleep 0.02;
+    }
+    ok($again, 'the refusing replica is tried again once its avoidance ends');
+    cmp_ok($again - $start, '>=', 1.9, sprintf('... not before 2 s (%.2f s after the first requests)',
+                                                $again - $start)) if $again;
+    ok($all_ok, '... and the requests meanwhile all answered 200');
+}
+
+# A POST is retried with its body.  Re-publishing the refusing replica
+# makes it a candidate again (its avoidance ends), so that about half of
+# these requests try it first.
+{
+    my $body = join '', map { chr(65 + $_ % 26) } 1 .. 20_000;
+    my $before = (replica_of(status_revision('fo', 'v1'), 'bad') || {})->{failures} // 0;
+    my ($ok, $intact) = (0, 0);
+    for (1 .. 20) {
+        $t->unpublish_endpoint('fo', 'v1', 'bad');
+        $t->publish_endpoint('fo', 'v1', 'bad', "127.0.0.1:$refusing");
+        my $r = $t->request('POST', '/function/fo/', $body);
+        $ok++ if $r->{status} == 200;
+        $intact++ if ($r->{json}{body_len} // -1) == length $body;
+    }
+    my $after = (replica_of(status_revision('fo', 'v1'), 'bad') || {})->{failures} // 0;
+    is($ok, 20, 'failover: 20 POSTs answered 200');
+    is($intact, 20, 'failover: every POST reached the good replica with its whole body');
+    cmp_ok($after - $before, '>=', 1, 'failover: some of these POSTs were refused first (' . ($after - $before) . ')');
+    is(status_revision('fo', 'v1')->{in_flight}, 0, 'failover: nothing left in flight');
+}
+
+# --- concurrency limit -----------------------------------------------------
+
+$t->publish_endpoint('one', 'v1', 'o1', $one->{addr});
+$t->wait_until(sub { $t->get('/function/one/')->{status} == 200 }, 5, 'replica of one routed');
+
+{
+    fn_stats($one, 1);
+    my $held = send_request('/function/one/?sleep_ms=1500');
+    $t->wait_until(sub { fn_stats($one)->{in_flight} == 1 }, 5, 'one slow request in flight');
+
+    my $r = $t->get('/function/one/');
+    is($r->{status}, 503, 'concurrency 1: a second request while the first is in flight gets 503');
+    is($r->{headers}{'retry-after'}, '1', '... with Retry-After: 1');
+    is($r->{json}{error}, 'no ready replica', '... and the JSON error') or diag $r->{content};
+
+    my $first = read_response($held);
+    is($first->{status}, 200, 'concurrency 1: the first request still answers 200');
+
+    $r = $t->get('/function/one/');
+    is($r->{status}, 200, 'concurrency 1: once it is done the next request answers 200');
+
+    # many at once over both workers: never more than 1 on the replica
+    fn_stats($one, 1);
+    my $res = $t->get_many('/function/one/?sleep_ms=200', 10, 10);
+    my $n200 = grep { $_->{status} == 200 } @$res;
+    my $n503 = grep { $_->{status} == 503 } @$res;
+    is($n200 + $n503, 10, 'concurrency 1: 10 parallel requests get 200 or 503');
+    cmp_ok($n503, '>=', 1, "concurrency 1: some parallel requests are refused ($n503 of 10)");
+    is(fn_stats($one)->{max_in_flight}, 1, 'concurrency 1: the replica never had more than 1 in flight');
+
+    my $rev = status_revision('one', 'v1');
+    is($rev->{unavailable}, 1 + $n503, 'status counts every 503 as unavailable');
+}
+
+# --- keep-alive to the replicas --------------------------------------------
+
+$t->publish_endpoint('ka', 'v1', 'k1', $ka->{addr});
+$t->publish_endpoint('nk', 'v1', 'n1', $nk->{addr});
+$t->wait_until(sub { (status_revision('ka', 'v1') || {})->{ready} == 1
+                     && (status_revision('nk', 'v1') || {})->{ready} == 1 }, 5, 'ka and nk ready');
+
+SKIP: {
+    skip 'ss(8) not available', 3 unless system('ss -V >/dev/null 2>&1') == 0;
+
+    my %before_ka = %{ connections_to($ka->{port}) };
+    my %before_nk = %{ connections_to($nk->{port}) };
+
+    my ($ok_ka, $ok_nk) = (0, 0);
+    for (1 .. 100) {
+        $ok_ka++ if $t->get('/function/ka/')->{status} == 200;
+        $ok_nk++ if $t->get('/nokeepalive/')->{status} == 200;
+    }
+    is($ok_ka + $ok_nk, 200, '100 requests through each upstream answered 200');
+
+    my $new_ka = grep { !$before_ka{$_} } keys %{ connections_to($ka->{port}) };
+    my $new_nk = grep { !$before_nk{$_} } keys %{ connections_to($nk->{port}) };
+
+    # the control shows the count works: without keepalive, one connection each
+    cmp_ok($new_nk, '>=', 90, "without keepalive: 100 requests opened $new_nk connections");
+    cmp_ok($new_ka, '<=', 10, "with keepalive: 100 requests opened only $new_ka connections");
+}
+
+$t->log_clean_ok(allow => [ qr/connect\(\) failed \(111: Connection refused\) while connecting to upstream.*127\.0\.0\.1:$refusing/ ]);
+
+done_testing;

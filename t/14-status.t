@@ -1,0 +1,314 @@
+#!/usr/bin/perl
+# faas_status: the JSON document and the Prometheus text after a known
+# workload, replicas draining after an unpublish, and the $faas_*
+# variables in the access log.
+
+use strict;
+use warnings;
+
+use Test::More;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use FaasTest;
+use IO::Select;
+use IO::Socket::INET;
+use Time::HiRes qw(time sleep);
+
+my $t = FaasTest->new;
+plan skip_all => 'build/faas-testfn not built' unless $t->have_testfn;
+plan skip_all => 'module not built' unless -f $t->module_path;
+
+$t->start_redis;
+
+my $a  = $t->start_fn(function => 'st', revision => 'v1');
+my $b  = $t->start_fn(function => 'st', revision => 'v1');
+my $c  = $t->start_fn(function => 'st', revision => 'v2');
+my $d  = $t->start_fn(function => 'dr', revision => 'v1');
+
+my $PROXY = 'proxy_pass http://faas; proxy_http_version 1.1; proxy_set_header Connection "";';
+
+$t->start_nginx(<<"EOF", access_log_format => 'faas uri=$request_uri status=$status fn=$faas_function rev=$faas_revision replica=$faas_replica st=$faas_status');
+    faas_zone  faas 1m;
+    faas_redis %%REDIS%%;
+
+    faas_function st {
+        revision v1 "exec=/bin/true" weight=100;
+        revision v2 "exec=/bin/true" weight=0;
+        concurrency 8;
+        queue size=30 timeout=4s;
+    }
+    faas_function dr   { revision v1 "exec=/bin/true"; }
+    faas_function idle { revision v1 "exec=/bin/true"; }
+
+    upstream faas {
+        faas_balancer;
+        keepalive 16;
+    }
+
+    server {
+        listen 127.0.0.1:%%PORT%%;
+        location /function/ {
+            faas_pass;
+            faas_revision_header on;
+            $PROXY
+        }
+        location = /faas/status { faas_status; }
+    }
+EOF
+
+# --- helpers ---------------------------------------------------------------
+
+sub slurp {
+    my ($path) = @_;
+    open(my $fh, '<', $path) or return '';
+    local $/;
+    return scalar(<$fh>) // '';
+}
+
+sub status_json {
+    my $r = $t->get('/faas/status');
+    return $r->{json} || {};
+}
+
+sub function_of {
+    my ($st, $name) = @_;
+    my ($f) = grep { $_->{name} eq $name } @{ $st->{functions} || [] };
+    return $f || {};
+}
+
+sub revision_of {
+    my ($st, $fn, $rev) = @_;
+    my ($r) = grep { $_->{name} eq $rev } @{ function_of($st, $fn)->{revisions} || [] };
+    return $r || {};
+}
+
+sub replica_of {
+    my ($rev, $id) = @_;
+    my ($r) = grep { $_->{id} eq $id } @{ $rev->{replicas} || [] };
+    return $r;
+}
+
+sub send_request {
+    my ($path) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $t->nginx_port,
+                                  Proto => 'tcp', Timeout => 5)
+        or die "connect: $!";
+    $s->autoflush(1);
+    print $s "GET $path HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+    return $s;
+}
+
+sub read_status {
+    my ($s) = @_;
+    my $deadline = time + 10;
+    my $sel = IO::Select->new($s);
+    my $raw = '';
+    while (time < $deadline) {
+        next unless $sel->can_read($deadline - time);
+        my $n = sysread($s, $raw, 65536, length $raw);
+        last if !$n;
+    }
+    close $s;
+    my ($status) = $raw =~ m{^HTTP/1\.\d (\d{3})};
+    return $status // 599;
+}
+
+# --- JSON after a known workload -------------------------------------------
+
+$t->publish_endpoint('st', 'v1', 'a', $a->{addr});
+$t->publish_endpoint('st', 'v1', 'b', $b->{addr});
+$t->publish_endpoint('st', 'v2', 'c', $c->{addr});
+$t->wait_until(sub {
+    my $st = status_json();
+    revision_of($st, 'st', 'v1')->{ready} == 2 && revision_of($st, 'st', 'v2')->{ready} == 1;
+}, 5, 'st replicas ready');
+
+{
+    my $st = status_json();
+    is($st->{redis}, 'connected', 'status: redis "connected"');
+    is_deeply([ sort map { $_->{name} } @{ $st->{functions} || [] } ], [qw(dr idle st)],
+              'status: every configured function');
+    is_deeply([ map { $_->{name} } @{ function_of($st, 'st')->{revisions} || [] } ], [qw(v1 v2)],
+              'status: the revisions of st');
+    is_deeply([ map { $_->{requests} } map { @{ $_->{revisions} } } @{ $st->{functions} } ], [ 0, 0, 0, 0 ],
+              'status: no request counted before any was made');
+
+    my $r = $t->get('/faas/status');
+    like($r->{headers}{'content-type'}, qr{^application/json\b}, 'status: Content-Type application/json');
+
+    my $res = $t->get_many('/function/st/x', 20, 5);
+    is(scalar(grep { $_->{status} == 200 } @$res), 20, '20 requests to st answered 200');
+    $res = $t->get_many('/function/st/x', 5, 5, { 'X-Faas-Revision' => 'v2' });
+    is(scalar(grep { $_->{status} == 200 } @$res), 5, '5 pinned to v2 answered 200');
+    $res = $t->get_many('/function/idle/', 3, 3);
+    is(scalar(grep { $_->{status} == 503 } @$res), 3, '3 requests to idle answered 503');
+
+    $st = status_json();
+    my $fn = function_of($st, 'st');
+    is($fn->{concurrency}, 8, 'status: function concurrency');
+    is_deeply($fn->{queue}, { size => 30, timeout_ms => 4000 }, 'status: function queue');
+
+    my $v1 = revision_of($st, 'st', 'v1');
+    is($v1->{weight}, 100, 'status: v1 weight 100');
+    is($v1->{ready}, 2, 'status: v1 has 2 ready replicas');
+    is($v1->{in_flight}, 0, 'status: v1 has nothing in flight');
+    is($v1->{requests}, 20, 'status: v1 counted 20 requests');
+    is($v1->{unavailable}, 0, 'status: v1 counted no unavailable');
+    is($v1->{failures}, 0, 'status: v1 counted no failure');
+    is_deeply([ sort map { $_->{id} } @{ $v1->{replicas} } ], [qw(a b)], 'status: v1 lists replicas a and b');
+    my $ra = replica_of($v1, 'a') || {};
+    my $rb = replica_of($v1, 'b') || {};
+    is($ra->{address}, $a->{addr}, 'status: replica a address');
+    is($rb->{address}, $b->{addr}, 'status: replica b address');
+    is($ra->{state}, 'ready', 'status: replica a state "ready"');
+    is($rb->{state}, 'ready', 'status: replica b state "ready"');
+    is(($ra->{requests} // 0) + ($rb->{requests} // 0), 20, 'status: the replicas requests add up to 20');
+    is(($ra->{in_flight} // -1) + ($rb->{in_flight} // -1), 0, 'status: replicas have nothing in flight');
+    is($ra->{failures} + $rb->{failures}, 0, 'status: replicas counted no failure');
+
+    my $v2 = revision_of($st, 'st', 'v2');
+    is($v2->{weight}, 0, 'status: v2 weight 0');
+    is($v2->{requests}, 5, 'status: v2 counted the 5 pinned requests');
+    is($v2->{ready}, 1, 'status: v2 has 1 ready replica');
+    is((replica_of($v2, 'c') || {})->{requests}, 5, 'status: replica c counted 5 requests');
+
+    my $idle = revision_of($st, 'idle', 'v1');
+    is($idle->{ready}, 0, 'status: idle has no ready replica');
+    is($idle->{unavailable}, 3, 'status: idle counted 3 unavailable');
+    is_deeply($idle->{replicas}, [], 'status: idle lists no replica');
+}
+
+# --- Prometheus ------------------------------------------------------------
+
+{
+    my $json = status_json();
+    my $r = $t->get('/faas/status?format=prometheus');
+    is($r->{status}, 200, 'prometheus: 200');
+    like($r->{headers}{'content-type'}, qr{^text/plain; version=0\.0\.4}, 'prometheus: text format 0.0.4');
+    my $text = $r->{content};
+
+    my %type = (
+        faas_revision_requests_total    => 'counter',
+        faas_revision_in_flight         => 'gauge',
+        faas_revision_ready_replicas    => 'gauge',
+        faas_revision_unavailable_total => 'counter',
+        faas_revision_failures_total    => 'counter',
+        faas_replica_in_flight          => 'gauge',
+        faas_replica_requests_total     => 'counter',
+        faas_replica_failures_total     => 'counter',
+    );
+
+    my (%help, %typed, %samples, @order_errors, @bad_lines);
+    for my $line (split /\n/, $text) {
+        if ($line =~ /^# HELP (\S+) \S/) {
+            push @order_errors, "HELP of $1 after its samples" if $samples{$1};
+            $help{$1}++;
+        } elsif ($line =~ /^# TYPE (\S+) (\S+)$/) {
+            push @order_errors, "TYPE of $1 before its HELP" unless $help{$1};
+            push @order_errors, "TYPE of $1 after its samples" if $samples{$1};
+            $typed{$1} = $2;
+        } elsif ($line =~ /^([a-z_]+)\{(.*)\} (\d+)$/) {
+            my ($name, $labels, $value) = ($1, $2, $3);
+            push @order_errors, "sample of $name before HELP/TYPE" unless $help{$name} && $typed{$name};
+            my %l;
+            while ($labels =~ /\G([a-z_]+)="((?:[^"\\]|\\.)*)",?/gc) { $l{$1} = $2 }
+            push @bad_lines, $line if (pos($labels) // 0) != length $labels;
+            $samples{$name}{ join ',', map { "$_=$l{$_}" } sort keys %l } = $value;
+        } else {
+            push @bad_lines, $line;
+        }
+    }
+    is_deeply(\@bad_lines, [], 'prometheus: every line is HELP, TYPE or a sample with labels');
+    is_deeply(\@order_errors, [], 'prometheus: HELP then TYPE come before the samples of each family');
+    is_deeply(\%typed, \%type, 'prometheus: the eight families with their types');
+    is(scalar(grep { $help{$_} != 1 } keys %help), 0, 'prometheus: one HELP per family');
+
+    # every JSON counter appears with the same value
+    my (%want, %revision_metric) = ();
+    %revision_metric = (faas_revision_requests_total => 'requests', faas_revision_in_flight => 'in_flight',
+                        faas_revision_ready_replicas => 'ready', faas_revision_unavailable_total => 'unavailable',
+                        faas_revision_failures_total => 'failures');
+    my %replica_metric = (faas_replica_in_flight => 'in_flight', faas_replica_requests_total => 'requests',
+                          faas_replica_failures_total => 'failures');
+    for my $f (@{ $json->{functions} }) {
+        for my $rev (@{ $f->{revisions} }) {
+            my $k = "function=$f->{name},revision=$rev->{name}";
+            $want{$_}{$k} = $rev->{ $revision_metric{$_} } for keys %revision_metric;
+            for my $rep (@{ $rev->{replicas} }) {
+                my $rk = "address=$rep->{address},function=$f->{name},replica=$rep->{id},revision=$rev->{name}";
+                $want{$_}{$rk} = $rep->{ $replica_metric{$_} } for keys %replica_metric;
+            }
+        }
+    }
+    is_deeply(\%samples, \%want, 'prometheus: labels and values match the JSON status, sample for sample');
+    is($samples{faas_revision_requests_total}{'function=st,revision=v1'}, 20,
+       'prometheus: faas_revision_requests_total{function="st",revision="v1"} 20');
+    is($samples{faas_replica_requests_total}{"address=$c->{addr},function=st,replica=c,revision=v2"}, 5,
+       'prometheus: faas_replica_requests_total of replica c is 5');
+}
+
+# --- draining --------------------------------------------------------------
+
+$t->publish_endpoint('dr', 'v1', 'd', $d->{addr});
+$t->wait_until(sub { revision_of(status_json(), 'dr', 'v1')->{ready} == 1 }, 5, 'dr replica ready');
+
+{
+    my $held = send_request('/function/dr/?sleep_ms=1500');
+    $t->wait_until(sub { (replica_of(revision_of(status_json(), 'dr', 'v1'), 'd') || {})->{in_flight} == 1 },
+                   5, 'slow request in flight on d');
+    $t->unpublish_endpoint('dr', 'v1', 'd');
+    $t->wait_until(sub { revision_of(status_json(), 'dr', 'v1')->{ready} == 0 }, 5, 'd unpublished');
+
+    my $rev = revision_of(status_json(), 'dr', 'v1');
+    my $rd = replica_of($rev, 'd') || {};
+    is($rd->{state}, 'draining', 'unpublished with a request in flight: state "draining"');
+    is($rd->{in_flight}, 1, 'the draining replica shows in_flight 1');
+    is($rd->{address}, $d->{addr}, 'the draining replica keeps its address');
+    is($rev->{in_flight}, 1, 'the revision still counts the request in flight');
+
+    my $r = $t->get('/function/dr/');
+    is($r->{status}, 503, 'a draining replica takes no new request: 503');
+
+    is(read_status($held), 200, 'the request in flight on the draining replica completes with 200');
+    ok($t->wait_until(sub { !replica_of(revision_of(status_json(), 'dr', 'v1'), 'd') }, 5, 'd gone'),
+       'the drained replica disappears from the status once its request ended');
+    $rev = revision_of(status_json(), 'dr', 'v1');
+    is($rev->{in_flight}, 0, 'the revision has nothing in flight after the drain');
+    is($rev->{requests}, 2, 'the revision counted both requests');
+}
+
+# --- $faas_* variables in the access log -----------------------------------
+
+{
+    is($t->get('/function/st/x?mark=passed')->{status}, 200, 'PASSED request: 200');
+    is($t->get('/function/nope/?mark=notfound')->{status}, 404, 'NOT_FOUND request: 404');
+    is($t->get('/function/Bad/?mark=badname')->{status}, 400, 'BAD_NAME request: 400');
+    is($t->get('/function/idle/?mark=unavailable')->{status}, 503, 'UNAVAILABLE request: 503');
+    is($t->get('/faas/status?mark=status')->{status}, 200, 'status request: 200');
+
+    my $log = '';
+    my %line;
+    $t->wait_until(sub {
+        $log = slurp($t->prefix . '/access.log');
+        %line = map { /mark=(\w+)/ ? ($1 => $_) : () } split /\n/, $log;
+        keys(%line) == 5;
+    }, 5, 'five marked lines in the access log');
+
+    my %replicas = map { $_ => 1 } $a->{addr}, $b->{addr};
+    like($line{passed} // '', qr/ status=200 fn=st rev=v1 replica=(\S+) st=PASSED$/,
+         'access log, PASSED: fn=st rev=v1 replica=ADDR st=PASSED');
+    my ($addr) = ($line{passed} // '') =~ /replica=(\S+)/;
+    ok($addr && $replicas{$addr}, "access log, PASSED: \$faas_replica is a replica's address ($addr)");
+    like($line{notfound} // '', qr/ status=404 fn=nope rev=- replica=- st=NOT_FOUND$/,
+         'access log, NOT_FOUND: fn=nope rev=- replica=- st=NOT_FOUND');
+    like($line{badname} // '', qr/ status=400 fn=Bad rev=- replica=- st=BAD_NAME$/,
+         'access log, BAD_NAME: fn=Bad rev=- replica=- st=BAD_NAME');
+    like($line{unavailable} // '', qr/ status=503 fn=idle rev=v1 replica=- st=UNAVAILABLE$/,
+         'access log, UNAVAILABLE: fn=idle rev=v1 replica=- st=UNAVAILABLE');
+    like($line{status} // '', qr/ status=200 fn=- rev=- replica=- st=-$/,
+         'access log, a request not routed by faas: every $faas_* is empty');
+}
+
+$t->log_clean_ok(allow => []);
+
+done_testing;
