@@ -270,7 +270,7 @@ ngx_int_t ngx_http_faas_replica_down(ngx_shm_zone_t *zone,
     ngx_http_faas_revision_conf_t *rev, ngx_str_t *id);
 void ngx_http_faas_replicas_resync(ngx_shm_zone_t *zone,
     ngx_http_faas_revision_conf_t *rev, ngx_array_t *records,
-    ngx_msec_t requested_at);
+    ngx_msec_t requested_at, ngx_uint_t remove);
 void ngx_http_faas_replicas_sweep(ngx_shm_zone_t *zone,
     ngx_http_faas_revision_conf_t *rev);
 
@@ -370,6 +370,7 @@ ngx_uint_t ngx_http_faas_redis_connected(void);
 void ngx_http_faas_redis_flush(void);
 ngx_uint_t ngx_http_faas_redis_reply_ok(void *reply);
 ngx_uint_t ngx_http_faas_redis_reply_count(void *reply);
+ngx_int_t ngx_http_faas_redis_reply_integer(void *reply);
 ngx_int_t ngx_http_faas_redis_reply_string(void *reply, ngx_uint_t i,
     ngx_str_t *s);
 const char *ngx_http_faas_redis_reply_error(void *reply);

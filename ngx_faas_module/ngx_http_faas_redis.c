@@ -832,6 +832,21 @@ ngx_http_faas_redis_reply_count(void *r)
 }
 
 
+/* an integer reply's value, or -1 */
+
+ngx_int_t
+ngx_http_faas_redis_reply_integer(void *r)
+{
+    redisReply  *reply = r;
+
+    if (reply == NULL || reply->type != REDIS_REPLY_INTEGER) {
+        return -1;
+    }
+
+    return (ngx_int_t) reply->integer;
+}
+
+
 /* element i of an array reply, when it is a string */
 
 ngx_int_t

@@ -410,13 +410,16 @@ ngx_http_faas_replica_down(ngx_shm_zone_t *shm_zone,
 /*
  * Makes rev's replicas match records, the full endpoint set read from Redis
  * by a request sent at requested_at.  Replicas changed by an event since
- * then are left alone: the event is newer than the answer.
+ * then are left alone: the event is newer than the answer.  Replicas
+ * missing from records are removed only when remove is set: a Redis that
+ * restarted empty must not take warm traffic's replicas away before the
+ * controller has published them again.
  */
 
 void
 ngx_http_faas_replicas_resync(ngx_shm_zone_t *shm_zone,
     ngx_http_faas_revision_conf_t *rev, ngx_array_t *records,
-    ngx_msec_t requested_at)
+    ngx_msec_t requested_at, ngx_uint_t remove)
 {
     ngx_uint_t                     i;
     ngx_queue_t                   *q;
@@ -466,7 +469,7 @@ ngx_http_faas_replicas_resync(ngx_shm_zone_t *shm_zone,
     {
         rp = ngx_queue_data(q, ngx_http_faas_replica_t, queue);
 
-        if (!rp->seen && rp->state == NGX_HTTP_FAAS_REPLICA_READY
+        if (remove && !rp->seen && rp->state == NGX_HTTP_FAAS_REPLICA_READY
             && (ngx_msec_int_t) (rp->updated - requested_at) < 0)
         {
             ngx_http_faas_replica_gone_locked(srev, rp);

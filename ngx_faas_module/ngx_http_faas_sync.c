@@ -11,6 +11,13 @@
  *   HGETALL <prefix>endpoints:<function>:<revision>  -> id => "addr:port"
  *   PUBLISH <prefix>ch:endpoints "up <fn> <rev> <id> <addr:port>"
  *                                "down <fn> <rev> <id>"
+ *   EXISTS  <prefix>controller   -> the controller's heartbeat
+ *
+ * A resync adds and updates replicas, but removes those missing from a
+ * hash only while the controller's heartbeat key exists: after Redis comes
+ * back empty, the hashes say nothing until the controller has published
+ * again, and warm traffic keeps its replicas meanwhile.  "down" events
+ * always apply.
  *
  * It also sends the wake signal of a cold revision the other way.
  */
@@ -23,6 +30,7 @@ typedef struct {
     ngx_pool_t                       *pool;
     ngx_uint_t                        outstanding;
     ngx_msec_t                        requested_at;
+    ngx_uint_t                        controller_alive;
 } ngx_http_faas_resync_t;
 
 
@@ -40,6 +48,7 @@ static void ngx_http_faas_sync_endpoint_event(ngx_str_t *payload);
 static void ngx_http_faas_sync_timer_handler(ngx_event_t *ev);
 static void ngx_http_faas_resync_start(void);
 static void ngx_http_faas_resync_reply(void *reply, void *data);
+static void ngx_http_faas_resync_heartbeat(void *reply, void *data);
 static void ngx_http_faas_resync_done(ngx_http_faas_resync_t *rs);
 
 
@@ -383,6 +392,22 @@ ngx_http_faas_resync_start(void)
 
     ngx_http_faas_resync_running = rs;
 
+    p = ngx_sprintf(key, "%Vcontroller", &fmcf->redis->prefix);
+
+    argv[0] = "EXISTS";
+    argvlen[0] = sizeof("EXISTS") - 1;
+    argv[1] = (const char *) key;
+    argvlen[1] = p - key;
+
+    if (ngx_http_faas_redis_command(ngx_http_faas_resync_heartbeat, rs,
+                                    2, argv, argvlen)
+        != NGX_OK)
+    {
+        goto sent;
+    }
+
+    rs->outstanding++;
+
     fnp = fmcf->functions.elts;
 
     for (i = 0; i < fmcf->functions.nelts; i++) {
@@ -506,11 +531,27 @@ ngx_http_faas_resync_reply(void *reply, void *data)
     }
 
     ngx_http_faas_replicas_resync(ngx_http_faas_sync_conf->shm_zone,
-                                  item->revision, records, rs->requested_at);
+                                  item->revision, records, rs->requested_at,
+                                  rs->controller_alive);
 
     ngx_http_faas_queue_wake(item->revision);
 
 done:
+
+    if (--rs->outstanding == 0) {
+        ngx_http_faas_resync_done(rs);
+    }
+}
+
+
+/* answered before the hashes: replies come back in order */
+
+static void
+ngx_http_faas_resync_heartbeat(void *reply, void *data)
+{
+    ngx_http_faas_resync_t *rs = data;
+
+    rs->controller_alive = ngx_http_faas_redis_reply_integer(reply) == 1;
 
     if (--rs->outstanding == 0) {
         ngx_http_faas_resync_done(rs);

@@ -123,7 +123,7 @@ sub start {
                 # host networking only: leave the host's bridge and
                 # iptables alone, so that several engines can run at once
                 '--bridge', 'none', '--iptables=false', '--ip-masq=false',
-                '--ip-forward=false');
+                '--ip-forward=false', '--debug');
 
     } elsif ($engine eq 'podman') {
         $self->{socket} = "$dir/podman.sock";
@@ -142,7 +142,7 @@ network_config_dir = "$dir/net"
 CONF
         %env = (CONTAINERS_CONF => "$dir/containers.conf");
         $self->{env} = \%env;
-        @cmd = (_which('podman'), '--root', "$dir/root", '--runroot',
+        @cmd = (_which('podman'), '--log-level=debug', '--root', "$dir/root", '--runroot',
                 "$dir/runroot", 'system', 'service', '--time=0',
                 "unix://$self->{socket}");
 
