@@ -61,6 +61,7 @@ struct faas_revision_s {
     int                          desired;
     const char                  *cannot_run;        /* why not, or NULL */
     long long                    start_at_ms;       /* no start before */
+    unsigned long                fingerprint;       /* of exec, image, env */
     char                         reason[FAAS_REASON_MAX];
 
     /* the status hash as last written, to write only changes */
@@ -95,6 +96,7 @@ struct faas_replica_s {
     char                    address[FAAS_ADDR_MAX];
     int                     port;
     int                     port_taken;     /* from our range, to release */
+    unsigned long           fingerprint;    /* of the spec it runs */
 
     faas_replica_state_t    state;
     int                     removing;       /* leaves for good */

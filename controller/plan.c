@@ -15,9 +15,9 @@ static const char  *faas_plan_state_names[] = {
 
 
 static int
-faas_plan_counted(faas_plan_kind_t kind)
+faas_plan_counted(const faas_plan_replica_t *rp)
 {
-    return kind != FAAS_PLAN_LEAVING;
+    return rp->kind != FAAS_PLAN_LEAVING && !rp->outdated;
 }
 
 
@@ -63,7 +63,7 @@ faas_plan_victim(size_t r, const faas_plan_replica_t *replicas,
     best = nreplicas;
 
     for (i = 0; i < nreplicas; i++) {
-        if (replicas[i].revision != r || !faas_plan_counted(replicas[i].kind)
+        if (replicas[i].revision != r || !faas_plan_counted(&replicas[i])
             || (after < nreplicas && faas_plan_order(replicas, i, after) <= 0))
         {
             continue;
@@ -97,7 +97,7 @@ faas_plan_compute(const faas_plan_revision_t *revisions, size_t nrevisions,
     const faas_plan_replica_t *replicas, size_t nreplicas,
     faas_plan_action_t *actions, size_t max_actions)
 {
-    int     counted;
+    int     counted, ready;
     size_t  r, i, n, victim;
 
     n = 0;
@@ -105,7 +105,7 @@ faas_plan_compute(const faas_plan_revision_t *revisions, size_t nrevisions,
     for (i = 0; i < nreplicas; i++) {
         if ((replicas[i].revision == FAAS_PLAN_UNDECLARED
              || replicas[i].revision >= nrevisions)
-            && faas_plan_counted(replicas[i].kind))
+            && replicas[i].kind != FAAS_PLAN_LEAVING)
         {
             faas_plan_add(actions, max_actions, &n, FAAS_PLAN_REMOVE,
                           replicas[i].revision, i);
@@ -114,12 +114,24 @@ faas_plan_compute(const faas_plan_revision_t *revisions, size_t nrevisions,
 
     for (r = 0; r < nrevisions; r++) {
         counted = 0;
+        ready = 0;
 
         for (i = 0; i < nreplicas; i++) {
-            if (replicas[i].revision == r
-                && faas_plan_counted(replicas[i].kind))
+            if (replicas[i].revision == r && faas_plan_counted(&replicas[i]))
             {
                 counted++;
+                ready += (replicas[i].kind == FAAS_PLAN_READY);
+            }
+        }
+
+        for (i = 0; i < nreplicas; i++) {
+            if (replicas[i].revision == r && replicas[i].outdated
+                && replicas[i].kind != FAAS_PLAN_LEAVING
+                && (replicas[i].kind != FAAS_PLAN_READY
+                    || ready >= revisions[r].desired))
+            {
+                faas_plan_add(actions, max_actions, &n, FAAS_PLAN_REMOVE, r,
+                              i);
             }
         }
 

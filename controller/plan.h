@@ -37,6 +37,7 @@ typedef struct {
     size_t            revision;     /* index, or FAAS_PLAN_UNDECLARED */
     faas_plan_kind_t  kind;
     int               start_error;  /* BACKOFF: the runtime refused it */
+    int               outdated;     /* runs an older spec of the revision */
     long long         started_ms;
 } faas_plan_replica_t;
 
@@ -78,7 +79,10 @@ typedef struct {
  * started (unless may_start is 0), extra ones removed cheapest first
  * (backoff, then starting, adopting, ready; the newest first within each,
  * so that the warmest stay).  Replicas of undeclared revisions are all
- * removed.  Leaving replicas are left alone.
+ * removed.  Leaving replicas are left alone.  Outdated replicas (started
+ * from an older spec) are replaced make-before-break: they do not count,
+ * so new ones start, and a ready one is removed only once as many current
+ * replicas as desired are ready (one that is not ready goes at once).
  */
 size_t faas_plan_compute(const faas_plan_revision_t *revisions,
     size_t nrevisions, const faas_plan_replica_t *replicas, size_t nreplicas,

@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,15 +37,17 @@ static void *
 faas_pool_thread(void *data)
 {
     char               byte;
-    sigset_t           all;
     faas_pool_t       *pool;
     faas_pool_task_t  *task;
 
-    pool = data;
+    /*
+     * Signals are not blocked here: a runtime that forks from this thread
+     * would hand the mask down to the replica, deaf to SIGTERM.  The
+     * controller's handlers only write to a pipe, and interrupted calls
+     * are restarted or retried.
+     */
 
-    /* signals are the main loop's business */
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, NULL);
+    pool = data;
 
     pthread_mutex_lock(&pool->lock);
 

@@ -182,6 +182,35 @@ faas_reconcile_cannot_run(faas_ctl_t *ctl, const faas_spec_revision_t *sr)
 }
 
 
+/*
+ * What a replica runs: exec, image and env.  A replica started from
+ * another fingerprint is replaced (the health path and the numbers need
+ * no new process).
+ */
+
+static unsigned long
+faas_reconcile_fingerprint(const faas_spec_t *fs,
+    const faas_spec_revision_t *sr)
+{
+    size_t         i;
+    unsigned long  h;
+
+    h = faas_reconcile_hash(sr->exec ? sr->exec : "", sr->exec
+                                                      ? strlen(sr->exec) + 1
+                                                      : 0);
+    h ^= faas_reconcile_hash(sr->image ? sr->image : "", sr->image
+                                                         ? strlen(sr->image)
+                                                           + 1 : 0) * 31;
+
+    for (i = 0; fs->env[i]; i++) {
+        h = h * 1000003 ^ faas_reconcile_hash(fs->env[i],
+                                              strlen(fs->env[i]) + 1);
+    }
+
+    return h | 1;
+}
+
+
 /* points every revision record at its spec, NULL when not declared */
 
 static void
@@ -210,6 +239,8 @@ faas_reconcile_link_revisions(faas_ctl_t *ctl)
             rev->fn = fn;
             rev->spec = &fn->spec.revisions[i];
             rev->cannot_run = faas_reconcile_cannot_run(ctl, rev->spec);
+            rev->fingerprint = faas_reconcile_fingerprint(&fn->spec,
+                                                          rev->spec);
         }
     }
 }
@@ -524,6 +555,8 @@ faas_reconcile_table(faas_ctl_t *ctl, long long now,
         reps[i].kind = faas_replica_plan_kind(rp);
         reps[i].start_error = rp->start_error;
         reps[i].started_ms = rp->started_ms;
+        reps[i].outdated = rp->revision->spec
+                           && rp->fingerprint != rp->revision->fingerprint;
         (*rp_index)[i] = rp;
         i++;
     }
@@ -600,6 +633,21 @@ done:
 }
 
 
+static int
+faas_reconcile_has_replicas(faas_ctl_t *ctl, faas_revision_t *rev)
+{
+    faas_replica_t  *rp;
+
+    for (rp = ctl->replicas; rp; rp = rp->next) {
+        if (rp->revision == rev) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
 /* a revision nginx dropped whose last replica is gone: its keys go too */
 
 static void
@@ -656,9 +704,7 @@ faas_reconcile_report(faas_ctl_t *ctl)
         faas_plan_summarize(&revs[rev->index], rev->index, reps, nreps,
                             &summary);
 
-        if (rev->spec == NULL && summary.running == 0
-            && faas_reconcile_counted(ctl, rev, &summary.ready) == 0)
-        {
+        if (rev->spec == NULL && !faas_reconcile_has_replicas(ctl, rev)) {
             if (ctl->specs_known) {
                 faas_reconcile_forget_revision(ctl, rev);
             }

@@ -396,6 +396,9 @@ faas_replica_launch(faas_ctl_t *ctl, faas_replica_t *rp)
 
     faas_replica_take_port(rp, port);
 
+    /* a restart runs the spec of now */
+    rp->fingerprint = rev->fingerprint;
+
     rp->state = FAAS_REPLICA_STARTING;
     rp->started_ms = faas_now_ms();
     rp->ready_ms = 0;
@@ -667,6 +670,8 @@ faas_replica_adopt_pending(faas_ctl_t *ctl)
         if (rp->state == FAAS_REPLICA_ADOPTING && rp->job == NULL
             && !rp->removing && rp->revision->spec)
         {
+            /* what it runs cannot be known: taken as the spec of now */
+            rp->fingerprint = rp->revision->fingerprint;
             faas_replica_submit(ctl, rp, FAAS_JOB_ADOPT);
         }
     }

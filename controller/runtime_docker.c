@@ -558,7 +558,11 @@ faas_docker_start(faas_runtime_t *rt, const faas_replica_spec_t *spec,
                                  spec->image, msg);
     }
 
-    if (status == 409) {
+    /* dockerd says 409, Podman 500 */
+    if (status == 409
+        || (status == 500 && (faas_docker_message(&resp, msg, sizeof(msg)),
+                              strstr(msg, "already in use") != NULL)))
+    {
         faas_docker_message(&resp, msg, sizeof(msg));
         free(resp.data);
         return faas_docker_error(err, errlen,

@@ -80,6 +80,16 @@ typedef struct {
 } ngx_http_faas_replica_t;
 
 
+/* what the controller last said of a revision, for the status page */
+typedef struct {
+    ngx_int_t                       desired;    /* -1: unknown */
+    size_t                          state_len;
+    size_t                          reason_len;
+    u_char                          state[16];
+    u_char                          reason[160];
+} ngx_http_faas_revision_report_t;
+
+
 typedef struct {
     ngx_queue_t                     queue;      /* in function->revisions */
     ngx_queue_t                     replicas;
@@ -98,6 +108,7 @@ typedef struct {
     ngx_atomic_t                    wait_ms;    /* their total wait */
     ngx_atomic_t                    wake_sent;  /* until a replica is up */
     ngx_atomic_t                    last_request_ms;   /* unix time */
+    ngx_http_faas_revision_report_t report;     /* under the mutex */
     size_t                          name_len;
     u_char                          name[NGX_HTTP_FAAS_NAME_MAX];
 } ngx_http_faas_shm_revision_t;
@@ -273,6 +284,8 @@ void ngx_http_faas_replicas_resync(ngx_shm_zone_t *zone,
     ngx_msec_t requested_at, ngx_uint_t remove);
 void ngx_http_faas_replicas_sweep(ngx_shm_zone_t *zone,
     ngx_http_faas_revision_conf_t *rev);
+void ngx_http_faas_revision_report(ngx_shm_zone_t *zone,
+    ngx_http_faas_revision_conf_t *rev, ngx_http_faas_revision_report_t *rp);
 
 /* one record of an endpoints hash, already validated */
 typedef struct {
@@ -309,6 +322,7 @@ typedef struct {
     ngx_uint_t                      waits;
     ngx_uint_t                      wait_ms;
     ngx_uint_t                      last_request_ms;
+    ngx_http_faas_revision_report_t report;
     ngx_http_faas_replica_snap_t   *replicas;
     ngx_uint_t                      nreplicas;
 } ngx_http_faas_revision_snap_t;

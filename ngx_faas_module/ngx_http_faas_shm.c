@@ -172,6 +172,7 @@ ngx_http_faas_shm_link_locked(ngx_http_faas_zone_t *zone,
 
         ngx_memcpy(srev->name, rev[i].name.data, rev[i].name.len);
         srev->name_len = rev[i].name.len;
+        srev->report.desired = -1;
         ngx_queue_init(&srev->replicas);
 
         ngx_queue_insert_tail(&sfn->revisions, &srev->queue);
@@ -497,6 +498,20 @@ ngx_http_faas_replicas_sweep(ngx_shm_zone_t *shm_zone,
 }
 
 
+void
+ngx_http_faas_revision_report(ngx_shm_zone_t *shm_zone,
+    ngx_http_faas_revision_conf_t *rev, ngx_http_faas_revision_report_t *rp)
+{
+    ngx_http_faas_zone_t  *zone;
+
+    zone = shm_zone->data;
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+    rev->shm->report = *rp;
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+}
+
+
 static ngx_http_faas_replica_t *
 ngx_http_faas_replica_find_locked(ngx_http_faas_shm_revision_t *srev,
     ngx_str_t *id)
@@ -698,6 +713,7 @@ ngx_http_faas_snapshot(ngx_pool_t *pool, ngx_http_faas_main_conf_t *fmcf,
             vs->waits = srev->waits;
             vs->wait_ms = srev->wait_ms;
             vs->last_request_ms = srev->last_request_ms;
+            vs->report = srev->report;
             vs->replicas = rs;
             vs->nreplicas = 0;
 

@@ -21,6 +21,8 @@ typedef struct {
 
 static ngx_buf_t *ngx_http_faas_status_json(ngx_http_request_t *r,
     ngx_http_faas_snapshot_t *snap);
+static u_char *ngx_http_faas_status_report(u_char *p,
+    ngx_http_faas_revision_report_t *report);
 static ngx_buf_t *ngx_http_faas_status_prometheus(ngx_http_request_t *r,
     ngx_http_faas_snapshot_t *snap);
 
@@ -167,7 +169,8 @@ ngx_http_faas_status_json(ngx_http_request_t *r, ngx_http_faas_snapshot_t *snap)
     /* names are validated labels and addresses are numeric: no escaping */
 
     len = sizeof("{\"redis\":\"disconnected\",\"functions\":[]}\n")
-          + snap->nrevisions * 1024 + snap->nreplicas * 384;
+          + snap->nrevisions * (1024 + 6 * sizeof(ngx_http_faas_revision_report_t))
+          + snap->nreplicas * 384;
 
     b = ngx_create_temp_buf(r->pool, len);
     if (b == NULL) {
@@ -208,13 +211,19 @@ ngx_http_faas_status_json(ngx_http_request_t *r, ngx_http_faas_snapshot_t *snap)
                         "\"timeouts\":%ui,\"aborted\":%ui,\"replays\":%ui,"
                         "\"failures\":%ui,"
                         "\"queue_waits\":%ui,\"queue_wait_ms\":%ui,"
-                        "\"last_request_ms\":%ui,\"replicas\":[",
+                        "\"last_request_ms\":%ui,",
                         &vs[i].revision->name, vs[i].revision->weight_pct,
                         vs[i].ready, vs[i].in_flight, vs[i].parked,
                         vs[i].requests, vs[i].cold_starts, vs[i].rejected,
                         vs[i].timeouts, vs[i].aborted, vs[i].replays,
                         vs[i].failures,
                         vs[i].waits, vs[i].wait_ms, vs[i].last_request_ms);
+
+        if (vs[i].report.desired >= 0 || vs[i].report.state_len) {
+            p = ngx_http_faas_status_report(p, &vs[i].report);
+        }
+
+        p = ngx_cpymem(p, "\"replicas\":[", sizeof("\"replicas\":[") - 1);
 
         rs = vs[i].replicas;
 
@@ -239,6 +248,31 @@ ngx_http_faas_status_json(ngx_http_request_t *r, ngx_http_faas_snapshot_t *snap)
     b->last = p;
 
     return b;
+}
+
+
+/* what the controller said of the revision: its words are escaped */
+
+static u_char *
+ngx_http_faas_status_report(u_char *p, ngx_http_faas_revision_report_t *report)
+{
+    p = ngx_cpymem(p, "\"controller\":{\"desired\":",
+                   sizeof("\"controller\":{\"desired\":") - 1);
+
+    if (report->desired >= 0) {
+        p = ngx_sprintf(p, "%i", report->desired);
+
+    } else {
+        p = ngx_cpymem(p, "null", 4);
+    }
+
+    p = ngx_cpymem(p, ",\"state\":\"", sizeof(",\"state\":\"") - 1);
+    p = ngx_http_faas_json_escape(p, report->state, report->state_len);
+    p = ngx_cpymem(p, "\",\"reason\":\"", sizeof("\",\"reason\":\"") - 1);
+    p = ngx_http_faas_json_escape(p, report->reason, report->reason_len);
+    p = ngx_cpymem(p, "\"},", 3);
+
+    return p;
 }
 
 

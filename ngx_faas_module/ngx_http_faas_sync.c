@@ -49,6 +49,7 @@ static void ngx_http_faas_sync_timer_handler(ngx_event_t *ev);
 static void ngx_http_faas_resync_start(void);
 static void ngx_http_faas_resync_reply(void *reply, void *data);
 static void ngx_http_faas_resync_heartbeat(void *reply, void *data);
+static void ngx_http_faas_resync_status(void *reply, void *data);
 static void ngx_http_faas_resync_done(ngx_http_faas_resync_t *rs);
 
 
@@ -441,6 +442,22 @@ ngx_http_faas_resync_start(void)
             }
 
             rs->outstanding++;
+
+            /* what the controller says of the revision, for the status
+             * page: it is not on any request's path */
+
+            p = ngx_http_faas_redis_key(key, key + sizeof(key), fmcf->redis,
+                                        "status", fnp[i], &rev[j]);
+            argvlen[1] = p - key;
+
+            if (ngx_http_faas_redis_command(ngx_http_faas_resync_status, item,
+                                            2, argv, argvlen)
+                != NGX_OK)
+            {
+                goto sent;
+            }
+
+            rs->outstanding++;
         }
     }
 
@@ -537,6 +554,62 @@ ngx_http_faas_resync_reply(void *reply, void *data)
     ngx_http_faas_queue_wake(item->revision);
 
 done:
+
+    if (--rs->outstanding == 0) {
+        ngx_http_faas_resync_done(rs);
+    }
+}
+
+
+/*
+ * The controller's status hash of a revision: "state", "reason" and
+ * "desired" are kept for the status page.  Values are checked and cut
+ * (ngx_http_faas_revision_report_t), never trusted.
+ */
+
+static void
+ngx_http_faas_resync_status(void *reply, void *data)
+{
+    ngx_http_faas_resync_item_t *item = data;
+
+    ngx_str_t                         field, value;
+    ngx_int_t                         n;
+    ngx_uint_t                        i, count;
+    ngx_http_faas_resync_t           *rs;
+    ngx_http_faas_revision_report_t   report;
+
+    rs = item->resync;
+    count = ngx_http_faas_redis_reply_count(reply);
+
+    ngx_memzero(&report, sizeof(ngx_http_faas_revision_report_t));
+    report.desired = -1;
+
+    for (i = 0; i + 1 < count; i += 2) {
+        if (ngx_http_faas_redis_reply_string(reply, i, &field) != NGX_OK
+            || ngx_http_faas_redis_reply_string(reply, i + 1, &value)
+               != NGX_OK)
+        {
+            continue;
+        }
+
+        if (field.len == 5 && ngx_strncmp(field.data, "state", 5) == 0) {
+            report.state_len = ngx_min(value.len, sizeof(report.state));
+            ngx_memcpy(report.state, value.data, report.state_len);
+
+        } else if (field.len == 6 && ngx_strncmp(field.data, "reason", 6) == 0) {
+            report.reason_len = ngx_min(value.len, sizeof(report.reason));
+            ngx_memcpy(report.reason, value.data, report.reason_len);
+
+        } else if (field.len == 7 && ngx_strncmp(field.data, "desired", 7) == 0) {
+            n = ngx_atoi(value.data, value.len);
+            report.desired = (n == NGX_ERROR) ? -1 : n;
+        }
+    }
+
+    if (count) {
+        ngx_http_faas_revision_report(ngx_http_faas_sync_conf->shm_zone,
+                                      item->revision, &report);
+    }
 
     if (--rs->outstanding == 0) {
         ngx_http_faas_resync_done(rs);

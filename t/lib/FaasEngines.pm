@@ -123,7 +123,9 @@ sub start {
                 # host networking only: leave the host's bridge and
                 # iptables alone, so that several engines can run at once
                 '--bridge', 'none', '--iptables=false', '--ip-masq=false',
-                '--ip-forward=false', '--debug');
+                '--ip-forward=false',
+                # its log then shows every API call (see api_calls)
+                '--debug');
 
     } elsif ($engine eq 'podman') {
         $self->{socket} = "$dir/podman.sock";
@@ -142,8 +144,9 @@ network_config_dir = "$dir/net"
 CONF
         %env = (CONTAINERS_CONF => "$dir/containers.conf");
         $self->{env} = \%env;
-        @cmd = (_which('podman'), '--log-level=debug', '--root', "$dir/root", '--runroot',
-                "$dir/runroot", 'system', 'service', '--time=0',
+        # debug: its log then shows every API call (see api_calls)
+        @cmd = (_which('podman'), '--log-level=debug', '--root', "$dir/root",
+                '--runroot', "$dir/runroot", 'system', 'service', '--time=0',
                 "unix://$self->{socket}");
 
     } else {
@@ -240,6 +243,22 @@ sub api {
 
     my $decoded = eval { JSON::PP->new->allow_nonref->decode($rest) };
     return ($status, $decoded // $rest, $rest);
+}
+
+
+# Every API call the engine logged, as "METHOD /path?query", in order.
+sub api_calls {
+    my ($self) = @_;
+    open my $fh, '<', $self->{log} or return;
+    my @calls;
+    while (my $line = <$fh>) {
+        if ($self->{engine} eq 'dockerd') {
+            push @calls, "$1 $2" if $line =~ /msg="Calling (\w+) (\S+)"/;
+        } else {
+            push @calls, "$1 $2" if $line =~ /"(\w+) (\S+) HTTP\/1\.[01]" \d{3}/;
+        }
+    }
+    return @calls;
 }
 
 
