@@ -315,4 +315,5 @@ ngx_http_faas_exit_process(ngx_cycle_t *cycle)
 
     ngx_http_faas_metrics_exit_process();
     ngx_http_faas_sync_exit_process();
+    ngx_http_faas_queue_exit_process();
 }

@@ -356,6 +356,7 @@ ngx_int_t ngx_http_faas_resume(ngx_http_request_t *r,
 void ngx_http_faas_queue_wake(ngx_http_faas_revision_conf_t *rev);
 void ngx_http_faas_queue_slot_freed(ngx_http_faas_revision_conf_t *rev);
 ngx_int_t ngx_http_faas_queue_init_process(ngx_cycle_t *cycle);
+void ngx_http_faas_queue_exit_process(void);
 ngx_int_t ngx_http_faas_queue_init_module(ngx_cycle_t *cycle);
 void ngx_http_faas_queue_resend_wakes(void);
 void ngx_http_faas_request_done(ngx_http_faas_ctx_t *ctx);

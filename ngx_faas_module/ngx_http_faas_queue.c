@@ -624,6 +624,30 @@ ngx_http_faas_queue_init_process(ngx_cycle_t *cycle)
 }
 
 
+void
+ngx_http_faas_queue_exit_process(void)
+{
+    ngx_connection_t  *c;
+
+    c = ngx_http_faas_notify_conn;
+
+    if (c == NULL) {
+        return;
+    }
+
+    /* nginx counts every connection still open at exit as a leak */
+
+    if (c->read->active) {
+        (void) ngx_del_event(c->read, NGX_READ_EVENT, 0);
+    }
+
+    ngx_free_connection(c);
+    c->fd = (ngx_socket_t) -1;
+
+    ngx_http_faas_notify_conn = NULL;
+}
+
+
 static void
 ngx_http_faas_notify_others(void)
 {
