@@ -123,7 +123,7 @@ deps-check:
 
 test: deps-check
 	$(MAKE) all asan
-	$(PROVE) -r --timer t/
+	$(PROVE) --timer t/
 
 clean:
 	rm -rf $(BUILD)
