@@ -17,13 +17,13 @@ WARN      := -std=c99 -Wall -Wextra -Werror -D_GNU_SOURCE
 DEB_PACKAGES := build-essential dpkg-dev nginx nginx-dev libhiredis-dev \
                 libcjson-dev libcurl4-openssl-dev redis-server wrk \
                 libtest-tcp-perl libwww-perl python3 valgrind \
-                libclang-rt-14-dev
+                libclang-rt-14-dev docker.io podman runc
 
 MODULE_SRCS := config $(wildcard ngx_faas_module/*.c ngx_faas_module/*.h)
 
 .PHONY: all module asan unit daemons deps deps-check test clean
 
-all: module daemons $(BUILD)/faas-testfn unit
+all: module daemons $(BUILD)/faas-testfn $(BUILD)/runtime-driver unit
 
 module: $(BUILD)/ngx_http_faas_module.so
 
@@ -73,6 +73,15 @@ $(BUILD)/asan/faas-controller: $(CONTROLLER_SRCS) $(CONTROLLER_HDRS)
 	@mkdir -p $(BUILD)/asan
 	$(CC) -O1 -g $(WARN) -fsanitize=address,undefined -fno-omit-frame-pointer \
 	    -Icontroller -Iscaler -o $@ $(CONTROLLER_SRCS) $(CONTROLLER_LIBS)
+
+# The runtimes alone, driven from the tests (t/40-runtime-*.t).
+RUNTIME_DRIVER_SRCS := t/tools/runtime_driver.c controller/runtime_process.c \
+                       controller/runtime_docker.c controller/argv.c
+
+$(BUILD)/runtime-driver: $(RUNTIME_DRIVER_SRCS) $(wildcard controller/*.h)
+	@mkdir -p $(BUILD)
+	$(CC) $(CFLAGS) $(WARN) -Icontroller -o $@ $(RUNTIME_DRIVER_SRCS) \
+	    -lcurl -lcjson -lpthread
 
 # The function used by the tests (and as the tiny container image): static
 # so that it runs in a FROM scratch image unchanged.

@@ -657,8 +657,9 @@ faas_config_parse(faas_config_t *cfg, int argc, char *const *argv,
     }
 
     if (cfg->log_dir[0] == '\0') {
-        snprintf(cfg->log_dir, sizeof(cfg->log_dir), "%s/logs",
-                 cfg->state_dir);
+        /* the state dir is at most sizeof - 8 long: "/logs" fits */
+        snprintf(cfg->log_dir, sizeof(cfg->log_dir), "%.*s/logs",
+                 (int) sizeof(cfg->state_dir) - 8, cfg->state_dir);
     }
 
     return 0;

@@ -78,7 +78,9 @@ faas_drain_decide(const faas_drain_report_t *reports, size_t nreports,
     }
 
     for (i = 0; i < nreports; i++) {
-        if (!reports[i].reported) {
+        if (!reports[i].reported
+            || (reports[i].at_ms && reports[i].at_ms < reports[i].flushed_ms))
+        {
             continue;
         }
 

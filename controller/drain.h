@@ -30,6 +30,7 @@ typedef struct {
     int        reported;      /* its metrics hash has the revision */
     long long  at_ms;         /* when the snapshot was taken */
     long long  in_flight;     /* on the replica being drained (absent: 0) */
+    long long  flushed_ms;    /* the instance's last flush (its score) */
 } faas_drain_report_t;
 
 
@@ -51,11 +52,14 @@ int faas_drain_parse(const char *json, size_t len, const char *replica_id,
 
 /*
  * Decides for a replica unpublished at unpublished_ms, given the reports
- * of every fresh nginx instance (one that does not declare the revision
- * has reported = 0 and has nothing in flight on it).  Done when each
- * report that has the revision was taken more than FAAS_DRAIN_MARGIN_MS
- * after the unpublish and shows nothing in flight, and the margin has
- * passed; timeout when drain_timeout_ms passed before that.
+ * of every fresh nginx instance.  One that does not declare the revision
+ * has nothing in flight on it: its hash has no such field (reported = 0),
+ * or one older than its last flush (nginx writes every field it declares
+ * with the time of the flush, and leaves the fields of revisions dropped
+ * by a reload until the key expires).  Done when each other report was
+ * taken more than FAAS_DRAIN_MARGIN_MS after the unpublish and shows
+ * nothing in flight, and the margin has passed; timeout when
+ * drain_timeout_ms passed before that.
  */
 faas_drain_verdict_t faas_drain_decide(const faas_drain_report_t *reports,
     size_t nreports, long long unpublished_ms, long long now_ms,

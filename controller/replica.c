@@ -160,7 +160,8 @@ faas_job_await_ready(faas_job_t *job)
 
         if (now >= deadline) {
             snprintf(job->error, sizeof(job->error),
-                     "not ready within %d ms (%s)", job->timeout_ms, why);
+                     "not ready within %d ms (%.200s)", job->timeout_ms,
+                     why);
             return;
         }
 
@@ -884,10 +885,9 @@ faas_replica_check_drain(faas_ctl_t *ctl, faas_replica_t *rp, long long now)
         != 0)
     {
         /* metrics unreadable: wait, but no longer than the timeout */
-        n = 0;
-        reports[n].reported = 1;
-        reports[n].at_ms = 0;
-        reports[n++].in_flight = 0;
+        memset(reports, 0, sizeof(faas_drain_report_t));
+        reports[0].reported = 1;
+        n = 1;
     }
 
     verdict = faas_drain_decide(reports, n, rp->unpublished_ms, now,

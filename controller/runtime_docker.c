@@ -36,7 +36,7 @@
 #define FAAS_DOCKER_TIMEOUT_MS       10000
 #define FAAS_DOCKER_STOP_EXTRA_MS    30000   /* beyond the grace period */
 #define FAAS_DOCKER_CONNECT_MS       5000
-#define FAAS_DOCKER_BODY_MAX         (16 * 1024 * 1024)
+#define FAAS_DOCKER_BODY_MAX         ((size_t) 16 * 1024 * 1024)
 #define FAAS_DOCKER_NAME_PREFIX      "faas-"
 
 /* filters={"label":["faas.managed=1"]}, URL-encoded */
@@ -818,6 +818,7 @@ faas_docker_list(faas_runtime_t *rt, faas_replica_info_t **list, size_t *n,
         }
 
         /* ended: only inspect tells how */
+        memset(&one, 0, sizeof(one));
         if (faas_docker_inspect(rt, id->valuestring, &one, err, errlen)
             != 0)
         {

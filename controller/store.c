@@ -16,7 +16,8 @@
 #include "store.h"
 
 
-#define FAAS_STORE_SCAN_COUNT  "500"
+#define FAAS_STORE_SCAN_COUNT     "500"
+#define FAAS_STORE_INSTANCES_MAX  256
 
 
 static const char *
@@ -433,12 +434,13 @@ faas_store_read_drain(faas_ctl_t *ctl, faas_replica_t *rp,
     faas_drain_report_t *reports, size_t max, size_t *n)
 {
     size_t       i, count;
-    redisReply  *instances, *value;
+    long long    flushed[FAAS_STORE_INSTANCES_MAX];
+    redisReply  *instances, *value, *id;
 
     *n = 0;
 
-    instances = faas_redis_command(ctl->redis, "ZRANGEBYSCORE %s %lld +inf",
-                                   ctl->key_instances,
+    instances = faas_redis_command(ctl->redis, "ZRANGEBYSCORE %s %lld +inf "
+                                   "WITHSCORES", ctl->key_instances,
                                    faas_now_ms() - FAAS_DRAIN_FRESH_MS);
 
     if (instances == NULL || instances->type != REDIS_REPLY_ARRAY) {
@@ -448,19 +450,25 @@ faas_store_read_drain(faas_ctl_t *ctl, faas_replica_t *rp,
 
     count = 0;
 
-    for (i = 0; i < instances->elements && count < max; i++) {
-        if (instances->element[i]->type != REDIS_REPLY_STRING
+    if (max > FAAS_STORE_INSTANCES_MAX) {
+        max = FAAS_STORE_INSTANCES_MAX;
+    }
+
+    for (i = 0; i + 1 < instances->elements && count < max; i += 2) {
+        id = instances->element[i];
+
+        if (id->type != REDIS_REPLY_STRING
+            || instances->element[i + 1]->type != REDIS_REPLY_STRING
             || faas_redis_append(ctl->redis, "HGET %smetrics:%b %s:%s",
-                                 ctl->cfg->prefix,
-                                 instances->element[i]->str,
-                                 instances->element[i]->len,
+                                 ctl->cfg->prefix, id->str, id->len,
                                  rp->revision->function,
                                  rp->revision->revision) != 0)
         {
             continue;
         }
 
-        count++;
+        flushed[count++] = (long long) strtod(instances->element[i + 1]->str,
+                                              NULL);
     }
 
     freeReplyObject(instances);
@@ -480,6 +488,8 @@ faas_store_read_drain(faas_ctl_t *ctl, faas_replica_t *rp,
             /* this nginx does not declare the revision */
             memset(&reports[*n], 0, sizeof(faas_drain_report_t));
         }
+
+        reports[*n].flushed_ms = flushed[i];
 
         (*n)++;
         freeReplyObject(value);

@@ -24,6 +24,7 @@ report(int reported, long long at_ms, long long in_flight)
     r.reported = reported;
     r.at_ms = at_ms;
     r.in_flight = in_flight;
+    r.flushed_ms = at_ms;
 
     return r;
 }
@@ -93,6 +94,12 @@ main(void)
     rs[1] = report(1, T + 1500, 0);
     is_int(faas_drain_decide(rs, 3, T, T + 2000, TO), FAAS_DRAIN_DONE,
            "an nginx without the revision does not hold it");
+
+    rs[1] = report(1, T - 5000, 3);
+    rs[1].flushed_ms = T + 1500;
+    is_int(faas_drain_decide(rs, 3, T, T + 2000, TO), FAAS_DRAIN_DONE,
+           "a field older than the instance's last flush is a revision it "
+           "dropped (reload): it does not hold the replica");
 
     rs[1] = report(1, T + 1500, 3);
     is_int(faas_drain_decide(rs, 3, T, T + TO, TO), FAAS_DRAIN_TIMEOUT,
