@@ -32,6 +32,8 @@
 #define FAAS_DRAIN_POLL_MS          250
 #define FAAS_SWEEP_MS               30000
 #define FAAS_WAKE_DEFAULT_MS        30000  /* wake freshness if no queue */
+#define FAAS_HEARTBEAT_MS           1000
+#define FAAS_HEARTBEAT_TTL_MS       5000
 
 
 /* one function of the specs hash */
@@ -185,6 +187,8 @@ typedef struct {
     long long               desired_at_ms;
     long long               drain_at_ms;
     long long               sweep_at_ms;
+    long long               heartbeat_at_ms;
+    long long               started_ms;
     int                     schema_logged;
     int                     reconcile;      /* something changed: plan */
 } faas_ctl_t;

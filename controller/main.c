@@ -23,6 +23,7 @@
 #include "log.h"
 #include "reconcile.h"
 #include "replica.h"
+#include "store.h"
 
 
 #define FAAS_LOOP_TICK_MS     50
@@ -195,6 +196,7 @@ faas_ctl_init(faas_ctl_t *ctl, const faas_config_t *cfg, char *err,
 
     memset(ctl, 0, sizeof(faas_ctl_t));
     ctl->cfg = cfg;
+    ctl->started_ms = faas_now_ms();
     faas_ctl_names(ctl);
 
     if (faas_signals_init(err, errlen) != 0
@@ -309,6 +311,7 @@ faas_loop(faas_ctl_t *ctl)
 
         faas_replica_tick(ctl, now);
         faas_reconcile_report(ctl);
+        faas_store_heartbeat(ctl, now);
 
         pfd[0].fd = faas_signal_pipe[0];
         pfd[1].fd = faas_pool_fd(ctl->pool);
@@ -385,6 +388,8 @@ main(int argc, char **argv, char **envp)
     faas_loop(&ctl);
 
     faas_log_info("faas-controller exiting; replicas keep running");
+
+    faas_store_heartbeat_end(&ctl);
 
     faas_ctl_free(&ctl);
 

@@ -21,8 +21,8 @@
 #include "probe.h"
 
 
-static long long
-faas_probe_now_ms(void)
+long long
+faas_probe_clock_ms(void)
 {
     struct timespec  ts;
 
@@ -102,7 +102,7 @@ faas_probe_wait(int fd, short events, long long deadline_ms)
     struct pollfd  pfd;
 
     for ( ;; ) {
-        left = deadline_ms - faas_probe_now_ms();
+        left = deadline_ms - faas_probe_clock_ms();
 
         if (left <= 0) {
             errno = ETIMEDOUT;
@@ -255,7 +255,7 @@ faas_probe(const char *address, const char *health, int timeout_ms,
         return -1;
     }
 
-    deadline_ms = faas_probe_now_ms() + timeout_ms;
+    deadline_ms = faas_probe_clock_ms() + timeout_ms;
 
     fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 

@@ -22,5 +22,8 @@
 int faas_probe(const char *address, const char *health, int timeout_ms,
     char *err, size_t errlen);
 
+/* A monotonic clock in milliseconds, for the deadlines of probe loops. */
+long long faas_probe_clock_ms(void);
+
 
 #endif /* FAAS_PROBE_H */

@@ -469,6 +469,7 @@ faas_reconcile_redis_back(faas_ctl_t *ctl)
     ctl->specs_at_ms = 0;
     ctl->desired_at_ms = 0;
     ctl->sweep_at_ms = 0;
+    ctl->heartbeat_at_ms = 0;
 
     /* Redis may have been emptied: write everything again */
 

@@ -378,19 +378,6 @@ faas_redis_append(faas_redis_t *r, const char *fmt, ...)
 }
 
 
-int
-faas_redis_append_argv(faas_redis_t *r, int argc, const char **argv,
-    const size_t *argvlen)
-{
-    if (r->cmd == NULL) {
-        return -1;
-    }
-
-    return redisAppendCommandArgv(r->cmd, argc, argv, argvlen) == REDIS_OK
-           ? 0 : -1;
-}
-
-
 redisReply *
 faas_redis_reply(faas_redis_t *r)
 {

@@ -64,8 +64,6 @@ redisReply *faas_redis_command(faas_redis_t *r, const char *fmt, ...);
 
 /* The same, pipelined: append commands, then take their replies in order. */
 int faas_redis_append(faas_redis_t *r, const char *fmt, ...);
-int faas_redis_append_argv(faas_redis_t *r, int argc, const char **argv,
-    const size_t *argvlen);
 redisReply *faas_redis_reply(faas_redis_t *r);
 
 

@@ -33,17 +33,6 @@ static void faas_replica_stop(faas_ctl_t *ctl, faas_replica_t *rp,
     faas_replica_state_t state);
 
 
-static long long
-faas_replica_clock_ms(void)
-{
-    struct timespec  ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-
-    return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-
 faas_replica_t *
 faas_replica_find(faas_ctl_t *ctl, const char *id)
 {
@@ -119,7 +108,7 @@ faas_job_await_ready(faas_job_t *job)
     long long            now, deadline, inspected;
     faas_replica_info_t  info;
 
-    now = faas_replica_clock_ms();
+    now = faas_probe_clock_ms();
     deadline = now + job->timeout_ms;
     inspected = now;
     strcpy(why, "no answer");
@@ -141,7 +130,7 @@ faas_job_await_ready(faas_job_t *job)
             return;
         }
 
-        now = faas_replica_clock_ms();
+        now = faas_probe_clock_ms();
 
         if (now - inspected >= FAAS_INSPECT_INTERVAL_MS) {
             inspected = now;
@@ -166,7 +155,7 @@ faas_job_await_ready(faas_job_t *job)
         }
 
         faas_job_sleep_ms(FAAS_PROBE_INTERVAL_MS);
-        now = faas_replica_clock_ms();
+        now = faas_probe_clock_ms();
     }
 }
 

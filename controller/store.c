@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
@@ -496,6 +497,48 @@ faas_store_read_drain(faas_ctl_t *ctl, faas_replica_t *rp,
     }
 
     return 0;
+}
+
+
+void
+faas_store_heartbeat(faas_ctl_t *ctl, long long now)
+{
+    char             value[128];
+    faas_replica_t  *rp;
+
+    if (now < ctl->heartbeat_at_ms || !faas_redis_connected(ctl->redis)
+        || !ctl->specs_known)
+    {
+        return;
+    }
+
+    for (rp = ctl->replicas; rp; rp = rp->next) {
+        if ((rp->state == FAAS_REPLICA_READY && !rp->published)
+            || (rp->state == FAAS_REPLICA_ADOPTING && !rp->removing))
+        {
+            return;
+        }
+    }
+
+    snprintf(value, sizeof(value), "pid %d, since %lld", (int) getpid(),
+             ctl->started_ms);
+
+    if (faas_store_ok(faas_redis_command(ctl->redis, "SET %scontroller %s "
+                                         "PX %d", ctl->cfg->prefix, value,
+                                         FAAS_HEARTBEAT_TTL_MS)))
+    {
+        ctl->heartbeat_at_ms = now + FAAS_HEARTBEAT_MS;
+    }
+}
+
+
+void
+faas_store_heartbeat_end(faas_ctl_t *ctl)
+{
+    if (faas_redis_connected(ctl->redis)) {
+        (void) faas_store_ok(faas_redis_command(ctl->redis, "DEL %scontroller",
+                                                ctl->cfg->prefix));
+    }
 }
 
 

@@ -65,6 +65,17 @@ int faas_store_read_drain(faas_ctl_t *ctl, faas_replica_t *rp,
     faas_drain_report_t *reports, size_t max, size_t *n);
 
 /*
+ * Refreshes the heartbeat <prefix>controller (TTL FAAS_HEARTBEAT_TTL_MS),
+ * but only while Redis shows every replica this controller has: the
+ * module drops replicas missing from the endpoint hashes only while the
+ * key exists, so after Redis came back empty, or while adopted replicas
+ * are still being probed, it must not.  faas_store_heartbeat_end()
+ * removes it at exit.
+ */
+void faas_store_heartbeat(faas_ctl_t *ctl, long long now_ms);
+void faas_store_heartbeat_end(faas_ctl_t *ctl);
+
+/*
  * Makes Redis match the replicas: endpoint records that no ready (or
  * adopting) replica backs are removed (and announced "down"), ready
  * replicas missing from Redis are marked to be published again, replica

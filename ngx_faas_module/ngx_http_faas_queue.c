@@ -30,6 +30,11 @@
  * the descriptors */
 #define NGX_HTTP_FAAS_QUEUE_RECHECK_MS  1000
 
+/* releases stop while the worker has fewer free connections than this: a
+ * released request needs one to reach its replica, and a function without
+ * a concurrency limit would otherwise take all of them at once */
+#define NGX_HTTP_FAAS_SPARE_CONNECTIONS  32
+
 /* a request refused by every replica goes back to the queue this often at
  * most, then gets the 502 */
 #define NGX_HTTP_FAAS_REPLAYS_MAX       3
@@ -286,7 +291,7 @@ ngx_http_faas_replay(ngx_http_faas_ctx_t *ctx)
 
 /*
  * Releases parked requests of rev, oldest first, for as long as a slot can
- * be taken for the next one.
+ * be taken for the next one and the worker has connections to spare.
  */
 
 void
@@ -295,6 +300,12 @@ ngx_http_faas_queue_wake(ngx_http_faas_revision_conf_t *rev)
     ngx_http_faas_ctx_t  *ctx;
 
     while (rev->nparked) {
+
+        if (ngx_cycle->free_connection_n <= NGX_HTTP_FAAS_SPARE_CONNECTIONS) {
+            /* the rest go as requests end and give connections back */
+            return;
+        }
+
         ctx = ngx_queue_data(ngx_queue_head(&rev->parked),
                              ngx_http_faas_ctx_t, queue);
 

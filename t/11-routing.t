@@ -1,6 +1,7 @@
 #!/usr/bin/perl
 # Routing: which function and revision a request reaches, the path the
-# function sees, and the JSON errors of requests that cannot be routed.
+# function sees, the JSON errors of requests that cannot be routed, and a
+# request that waits in the queue keeping its route (revision, path).
 
 use strict;
 use warnings;
@@ -12,7 +13,8 @@ use FaasTest;
 use JSON::PP;
 use IO::Select;
 use IO::Socket::INET;
-use Time::HiRes qw(time);
+use POSIX ();
+use Time::HiRes qw(time sleep);
 
 my $t = FaasTest->new;
 plan skip_all => 'build/faas-testfn not built' unless $t->have_testfn;
@@ -47,6 +49,12 @@ $t->start_nginx(<<"EOF");
     }
     faas_function empty {
         revision v1 "exec=/bin/true";
+        queue size=0;
+    }
+    faas_function pin {
+        revision v1 "exec=/bin/true" weight=100;
+        revision v2 "exec=/bin/true" weight=0;
+        queue size=10 timeout=8s;
     }
 
     upstream faas {
@@ -327,12 +335,74 @@ json_error_ok('/function/nope', 404, { error => 'unknown function', function => 
 # --- no replica ------------------------------------------------------------
 
 {
+    # "queue size=0": no queue, the answer comes at once
+    my $t0 = time;
     my $r = $t->get('/function/empty/x');
-    is($r->{status}, 503, 'function without a ready replica: 503');
+    my $took = time - $t0;
+    is($r->{status}, 503, 'function without a ready replica and "queue size=0": 503');
+    cmp_ok($took, '<', 1, sprintf('... at once (%.2f s), nothing waits', $took));
     is($r->{headers}{'retry-after'}, '1', '... with Retry-After: 1');
     like($r->{headers}{'content-type'} // '', qr{^application/json\b}, '... as application/json');
-    is($r->{json}{error}, 'no ready replica', '... error "no ready replica"') or diag $r->{content};
-    is($r->{json}{function}, 'empty', '... naming the function');
+    is_deeply($r->{json}, { error => 'no ready replica', function => 'empty', revision => 'v1' },
+              '... error "no ready replica" naming the function and revision') or diag $r->{content};
+}
+
+# --- a waiting request keeps its route ---------------------------------------
+
+# Runs $code in a child that answers through a pipe; returns a sub that
+# waits for the child and returns what it printed.
+sub in_background {
+    my ($code) = @_;
+    pipe(my $r, my $w) or die "pipe: $!";
+    my $pid = fork // die "fork: $!";
+    if ($pid == 0) {
+        close $r;
+        print {$w} $code->();
+        close $w;
+        POSIX::_exit(0);
+    }
+    close $w;
+    return sub {
+        local $/;
+        my $out = <$r>;
+        waitpid $pid, 0;
+        return $out;
+    };
+}
+
+sub pin_status {
+    my ($rev) = @_;
+    my $st = $t->get('/faas/status')->{json} || {};
+    my ($f) = grep { $_->{name} eq 'pin' } @{ $st->{functions} || [] };
+    my ($r) = grep { $_->{name} eq $rev } @{ $f->{revisions} || [] };
+    return $r || {};
+}
+
+{
+    # a request pinned to v2 (weight 0) while neither revision has a replica
+    my $wait = in_background(sub {
+        my $r = $t->get('/function/pin/p/q?k=v', { 'X-Faas-Revision' => 'v2' });
+        return join "\t", $r->{status}, $r->{headers}{'x-testfn-revision'} // '-', $r->{content};
+    });
+    ok($t->wait_until(sub { pin_status('v2')->{parked} == 1 }, 5, 'pinned request parked'),
+       'a pinned request to a revision without a replica waits in the queue of that revision');
+
+    # a replica of the other revision does not take it
+    my $p1 = $t->start_fn(function => 'pin', revision => 'v1');
+    $t->publish_endpoint('pin', 'v1', 'p1', $p1->{addr});
+    my $r = $t->get('/function/pin/other');
+    is($r->{headers}{'x-testfn-revision'}, 'v1', 'a replica of v1 is published and serves unpinned requests');
+    is(pin_status('v2')->{parked}, 1, '... while the request pinned to v2 keeps waiting');
+
+    my $p2 = $t->start_fn(function => 'pin', revision => 'v2');
+    $t->publish_endpoint('pin', 'v2', 'p2', $p2->{addr});
+    my ($status, $rev, $body) = split /\t/, $wait->(), 3;
+    my $json = eval { JSON::PP->new->decode($body) } || {};
+    is($status, 200, 'once a replica of v2 is published the waiting request is answered 200');
+    is($rev, 'v2', '... by v2, the revision it was pinned to');
+    is($json->{path}, '/p/q', '... with the path stripped as when it arrived');
+    is($json->{query}, 'k=v', '... and its query');
+    is(pin_status('v2')->{parked}, 0, 'nothing is left waiting');
 }
 
 $t->log_clean_ok(allow => []);

@@ -1,6 +1,7 @@
 #!/usr/bin/perl
 # Balancing: least in-flight across replicas (and workers), failover from a
-# replica that refuses connections, the per-replica concurrency limit, and
+# replica that refuses connections, the per-replica concurrency limit (a
+# request over it waits in the queue, or gets 503 with "queue size=0"), and
 # keep-alive connections to the replicas.
 
 use strict;
@@ -12,6 +13,7 @@ use lib "$FindBin::Bin/lib";
 use FaasTest;
 use IO::Select;
 use IO::Socket::INET;
+use JSON::PP ();
 use Time::HiRes qw(time sleep);
 
 my $t = FaasTest->new;
@@ -24,9 +26,11 @@ my $lb_a = $t->start_fn(function => 'lb', revision => 'v1');
 my $lb_b = $t->start_fn(function => 'lb', revision => 'v1');
 my $fo   = $t->start_fn(function => 'fo', revision => 'v1');
 my $one  = $t->start_fn(function => 'one', revision => 'v1');
+my $oneq = $t->start_fn(function => 'oneq', revision => 'v1');
 my $ka   = $t->start_fn(function => 'ka', revision => 'v1');
 my $nk   = $t->start_fn(function => 'nk', revision => 'v1');
 my $refusing = $t->start_refusing_port;
+my $WORKERS = $t->asan ? 1 : 2;
 
 $t->start_nginx(<<'EOF');
     faas_zone  faas 1m;
@@ -34,7 +38,12 @@ $t->start_nginx(<<'EOF');
 
     faas_function lb  { revision v1 "exec=/bin/true"; }
     faas_function fo  { revision v1 "exec=/bin/true"; }
-    faas_function one { revision v1 "exec=/bin/true"; concurrency 1; }
+    faas_function one { revision v1 "exec=/bin/true"; concurrency 1; queue size=0; }
+    faas_function oneq {
+        revision v1 "exec=/bin/true";
+        concurrency 1;
+        queue size=20 timeout=10s;
+    }
     faas_function ka  { revision v1 "exec=/bin/true"; }
     faas_function nk  { revision v1 "exec=/bin/true"; }
 
@@ -105,6 +114,13 @@ sub read_response {
     return { status => $status // 599, headers => \%h, body => $body // '' };
 }
 
+# The in-flight count a replica reported in its echo of a get_many result.
+sub in_flight_seen {
+    my ($res) = @_;
+    my $json = eval { JSON::PP->new->decode($res->{body}) } || {};
+    return $json->{in_flight} // 'none';
+}
+
 sub status_revision {
     my ($fn, $rev) = @_;
     my $st = $t->get('/faas/status')->{json} or return;
@@ -123,14 +139,14 @@ sub replica_of {
     return $r;
 }
 
-# The client ports of every TCP connection (any state but LISTEN) to
-# 127.0.0.1:$port, from ss(8): TIME-WAIT entries keep closed ones visible.
-sub connections_to {
+# The client ports of the open (ESTAB) TCP connections to 127.0.0.1:$port,
+# from ss(8).
+sub open_connections {
     my ($port) = @_;
     my %ports;
     for my $line (`ss -tanH '( sport = :$port or dport = :$port )'`) {
         my @f = split ' ', $line;
-        next if !@f || $f[0] eq 'LISTEN';
+        next if !@f || $f[0] ne 'ESTAB';
         my ($l, $p) = @f[3, 4];
         my ($lport) = $l =~ /:(\d+)$/;
         my ($pport) = $p =~ /:(\d+)$/;
@@ -219,6 +235,7 @@ $t->wait_until(sub { (status_revision('fo', 'v1') || {})->{ready} == 2 }, 5, 'bo
     is($good->{failures}, 0, 'no failure counted on the good replica');
     is($good->{requests}, 50, 'the good replica counted 50 requests');
     is($rev->{failures}, $bad->{failures}, 'revision failures equal the replica failures');
+    is($rev->{replays}, 0, 'a refused request is retried on the other replica, never sent back to the queue');
     is($bad->{state}, 'ready', 'a refusing replica stays published (ready): Redis says so');
     is($rev->{in_flight} + $bad->{in_flight} + $good->{in_flight}, 0,
        'failover gives back every slot: nothing left in flight');
@@ -259,7 +276,9 @@ $t->wait_until(sub { (status_revision('fo', 'v1') || {})->{ready} == 2 }, 5, 'bo
     is($ok, 20, 'failover: 20 POSTs answered 200');
     is($intact, 20, 'failover: every POST reached the good replica with its whole body');
     cmp_ok($after - $before, '>=', 1, 'failover: some of these POSTs were refused first (' . ($after - $before) . ')');
-    is(status_revision('fo', 'v1')->{in_flight}, 0, 'failover: nothing left in flight');
+    my $rev = status_revision('fo', 'v1');
+    is($rev->{in_flight}, 0, 'failover: nothing left in flight');
+    is($rev->{replays} + $rev->{parked}, 0, 'failover: no POST went back to the queue');
 }
 
 # --- concurrency limit -----------------------------------------------------
@@ -273,9 +292,10 @@ $t->wait_until(sub { $t->get('/function/one/')->{status} == 200 }, 5, 'replica o
     $t->wait_until(sub { fn_stats($one)->{in_flight} == 1 }, 5, 'one slow request in flight');
 
     my $r = $t->get('/function/one/');
-    is($r->{status}, 503, 'concurrency 1: a second request while the first is in flight gets 503');
+    is($r->{status}, 503, 'concurrency 1, queue size=0: a second request while the first is in flight gets 503');
     is($r->{headers}{'retry-after'}, '1', '... with Retry-After: 1');
-    is($r->{json}{error}, 'no ready replica', '... and the JSON error') or diag $r->{content};
+    is_deeply($r->{json}, { error => 'no ready replica', function => 'one', revision => 'v1' },
+              '... and the JSON error') or diag $r->{content};
 
     my $first = read_response($held);
     is($first->{status}, 200, 'concurrency 1: the first request still answers 200');
@@ -284,16 +304,48 @@ $t->wait_until(sub { $t->get('/function/one/')->{status} == 200 }, 5, 'replica o
     is($r->{status}, 200, 'concurrency 1: once it is done the next request answers 200');
 
     # many at once over both workers: never more than 1 on the replica
-    fn_stats($one, 1);
     my $res = $t->get_many('/function/one/?sleep_ms=200', 10, 10);
     my $n200 = grep { $_->{status} == 200 } @$res;
     my $n503 = grep { $_->{status} == 503 } @$res;
-    is($n200 + $n503, 10, 'concurrency 1: 10 parallel requests get 200 or 503');
-    cmp_ok($n503, '>=', 1, "concurrency 1: some parallel requests are refused ($n503 of 10)");
-    is(fn_stats($one)->{max_in_flight}, 1, 'concurrency 1: the replica never had more than 1 in flight');
+    is($n200 + $n503, 10, 'concurrency 1, queue size=0: 10 parallel requests get 200 or 503');
+    cmp_ok($n503, '>=', 1, "concurrency 1, queue size=0: some parallel requests are refused ($n503 of 10)");
+    # each answer is built after its sleep: had two overlapped, one would see 2
+    is_deeply([ map { in_flight_seen($_) } grep { $_->{status} == 200 } @$res ], [ (1) x $n200 ],
+              'concurrency 1: every request answered 200 ran alone on the replica');
 
     my $rev = status_revision('one', 'v1');
-    is($rev->{unavailable}, 1 + $n503, 'status counts every 503 as unavailable');
+    is($rev->{rejected}, 1 + $n503, 'status counts every 503 as rejected');
+    is($rev->{queue_waits} + $rev->{parked}, 0, 'with queue size=0 no request waited');
+}
+
+# with a queue, a request over the limit waits for the slot instead
+$t->publish_endpoint('oneq', 'v1', 'q1', $oneq->{addr});
+$t->wait_until(sub { $t->get('/function/oneq/')->{status} == 200 }, 5, 'replica of oneq routed');
+
+{
+    fn_stats($oneq, 1);
+    my $held = send_request('/function/oneq/?sleep_ms=1000');
+    $t->wait_until(sub { fn_stats($oneq)->{in_flight} == 1 }, 5, 'one slow request in flight on oneq');
+
+    my $r = $t->get('/function/oneq/second?sleep_ms=300');
+    is($r->{status}, 200, 'concurrency 1 with a queue: a second request while the first is in flight gets 200');
+    is($r->{json}{in_flight}, 1, '... from the replica once the first was done (alone in flight 300 ms later)');
+    is(read_response($held)->{status}, 200, '... and the first one answers 200');
+    is(status_revision('oneq', 'v1')->{queue_waits}, 1, 'the second request is counted as a queue wait');
+
+    my $t0 = time;
+    my $res = $t->get_many('/function/oneq/?sleep_ms=100', 10, 10);
+    my $took = time - $t0;
+    is(scalar(grep { $_->{status} == 200 } @$res), 10,
+       'concurrency 1 with a queue: 10 parallel requests all answered 200');
+    is_deeply([ map { in_flight_seen($_) } @$res ], [ (1) x 10 ],
+              '... one at a time on the replica (each alone in flight at the end of its 100 ms)');
+    cmp_ok($took, '>=', 0.95, sprintf('... so they took 10 x 100 ms at least (%.2f s)', $took));
+
+    my $rev = status_revision('oneq', 'v1');
+    is($rev->{rejected}, 0, 'nothing was rejected');
+    cmp_ok($rev->{queue_waits}, '>=', 1 + 5, "most of them waited for the slot ($rev->{queue_waits} waits in all)");
+    is($rev->{in_flight} + $rev->{parked}, 0, 'nothing left in flight or waiting');
 }
 
 # --- keep-alive to the replicas --------------------------------------------
@@ -304,10 +356,14 @@ $t->wait_until(sub { (status_revision('ka', 'v1') || {})->{ready} == 1
                      && (status_revision('nk', 'v1') || {})->{ready} == 1 }, 5, 'ka and nk ready');
 
 SKIP: {
-    skip 'ss(8) not available', 3 unless system('ss -V >/dev/null 2>&1') == 0;
+    skip 'ss(8) not available', 6 unless system('ss -V >/dev/null 2>&1') == 0;
 
-    my %before_ka = %{ connections_to($ka->{port}) };
-    my %before_nk = %{ connections_to($nk->{port}) };
+    # open connections are counted: a closed one may leave no TIME-WAIT
+    # entry behind (the kernel drops them when its table is full, and
+    # reuses their ports on loopback), so closed ones cannot be counted
+    $t->get('/function/ka/') for 1 .. 20;
+    my %open_ka = %{ open_connections($ka->{port}) };
+    cmp_ok(scalar(keys %open_ka), '>=', 1, 'with keepalive: connections to the replica stay open between requests');
 
     my ($ok_ka, $ok_nk) = (0, 0);
     for (1 .. 100) {
@@ -316,12 +372,20 @@ SKIP: {
     }
     is($ok_ka + $ok_nk, 200, '100 requests through each upstream answered 200');
 
-    my $new_ka = grep { !$before_ka{$_} } keys %{ connections_to($ka->{port}) };
-    my $new_nk = grep { !$before_nk{$_} } keys %{ connections_to($nk->{port}) };
+    my %after_ka = %{ open_connections($ka->{port}) };
+    is(scalar(grep { $after_ka{$_} } keys %open_ka), scalar(keys %open_ka),
+       'with keepalive: the connections open before 100 more requests are still open after them (reused)');
+    cmp_ok(scalar(keys %after_ka), '<=', $WORKERS,
+           'with keepalive: sequential requests need at most one connection per worker ('
+           . scalar(keys %after_ka) . ')');
+    is(scalar(keys %{ open_connections($nk->{port}) }), 0,
+       'without keepalive: no connection to the replica stays open');
 
-    # the control shows the count works: without keepalive, one connection each
-    cmp_ok($new_nk, '>=', 90, "without keepalive: 100 requests opened $new_nk connections");
-    cmp_ok($new_ka, '<=', 10, "with keepalive: 100 requests opened only $new_ka connections");
+    # the control: the count does see nginx's connections to that replica
+    my $held = send_request('/nokeepalive/?sleep_ms=1000');
+    ok($t->wait_until(sub { keys %{ open_connections($nk->{port}) } >= 1 }, 5, 'nk connection seen'),
+       'without keepalive: the connection of a request in flight is seen open');
+    read_response($held);
 }
 
 $t->log_clean_ok(allow => [ qr/connect\(\) failed \(111: Connection refused\) while connecting to upstream.*127\.0\.0\.1:$refusing/ ]);

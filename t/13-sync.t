@@ -1,8 +1,10 @@
 #!/usr/bin/perl
 # Redis sync: endpoints arrive by pub/sub at once and by the periodic
-# resync, malformed data is skipped and logged, warm traffic survives a
-# Redis outage, a reload under traffic loses nothing, and worker 0 keeps
-# the function specs in Redis.
+# resync (which wakes requests waiting for them; it removes replicas only
+# while the controller's heartbeat exists), malformed data is skipped and
+# logged, warm traffic survives a Redis outage and a restart that empties
+# Redis, a reload under traffic loses nothing, and worker 0 keeps the
+# function specs in Redis.
 
 use strict;
 use warnings;
@@ -24,8 +26,8 @@ $t->start_redis;
 
 my $PROXY = 'proxy_pass http://faas; proxy_http_version 1.1; proxy_set_header Connection "";';
 
-# The whole http block; %o: resync => 'resync=200ms' or '', wt => [w1, w2],
-# gone => 1 to declare function "gone".
+# The whole http block; %o: resync => 'resync=200ms', wt => [w1, w2],
+# gone => 1 to declare function "gone", newfn => 1 function "newfn".
 sub conf {
     my (%o) = @_;
     my ($w1, $w2) = @{ $o{wt} || [ 100, 0 ] };
@@ -45,7 +47,8 @@ sub conf {
         queue       size=20 timeout=3s;
         health      /healthz;
     }
-    faas_function late { revision v1 "exec=/bin/true"; }
+    faas_function late  { revision v1 "exec=/bin/true"; queue size=0; }
+    faas_function lateq { revision v1 "exec=/bin/true"; queue size=10 timeout=10s; }
     faas_function mal  { revision v1 "exec=/bin/true"; }
     faas_function wt {
         revision v1 "exec=/bin/true" weight=$w1;
@@ -70,20 +73,12 @@ sub conf {
 EOF
 }
 
-# resync=200ms makes the periodic resync quick; fall back to the default
-# (5 s) if this module refuses the parameter.
+# resync=200ms makes the periodic resync quick
 my $resync = 'resync=200ms';
 my $resync_s = 0.2;
 {
     my ($rc, $out) = $t->nginx_test_config(conf(resync => $resync, gone => 1));
-    TODO: {
-        local $TODO = 'faas_redis rejects any resync= as "duplicate" (default set before parsing)';
-        is($rc, 0, 'nginx -t accepts faas_redis ... resync=200ms') or diag $out;
-    }
-    if ($rc != 0) {
-        $resync = '';
-        $resync_s = 5;
-    }
+    is($rc, 0, 'nginx -t accepts faas_redis ... resync=200ms') or diag $out;
 }
 
 my $s1 = $t->start_fn(function => 'sync', revision => 'v1');
@@ -105,6 +100,34 @@ sub log_lines {
 
 sub status_json { $t->get('/faas/status')->{json} || {} }
 
+# requests a function replica has served, from its own /stats
+sub fn_requests {
+    my ($fn) = @_;
+    my $r = HTTP::Tiny->new(timeout => 5)->get("http://$fn->{addr}/stats");
+    return (eval { JSON::PP->new->decode($r->{content}) } || {})->{requests} // -1;
+}
+
+# Runs $code in a child that answers through a pipe; returns a sub that
+# waits for the child and returns what it printed.
+sub in_background {
+    my ($code) = @_;
+    pipe(my $r, my $w) or die "pipe: $!";
+    my $pid = fork // die "fork: $!";
+    if ($pid == 0) {
+        close $r;
+        print {$w} $code->();
+        close $w;
+        POSIX::_exit(0);
+    }
+    close $w;
+    return sub {
+        local $/;
+        my $out = <$r>;
+        waitpid $pid, 0;
+        return $out;
+    };
+}
+
 sub revision_status {
     my ($fn, $rev) = @_;
     for my $f (@{ status_json()->{functions} || [] }) {
@@ -122,7 +145,7 @@ sub revision_status {
     $t->wait_until(sub { $t->redis('HEXISTS', 'faas:specs', 'sync') }, 5,
                    'spec of sync written to faas:specs at start');
     my $specs = { @{ $t->redis('HGETALL', 'faas:specs') } };
-    is_deeply([ sort keys %$specs ], [qw(gone late mal sync wt)],
+    is_deeply([ sort keys %$specs ], [qw(gone late lateq mal sync wt)],
               'faas:specs has one field per configured function');
     my $spec = eval { JSON::PP->new->decode($specs->{sync} // '') };
     ok($spec, 'the spec of sync is JSON') or diag $specs->{sync};
@@ -173,21 +196,35 @@ sub revision_status {
     $t->wait_until(sub { ($t->get('/function/sync/')->{headers}{'x-testfn-port'} // '') eq $s1->{port} },
                    5, 'moved back');
 
+    # after "down" requests wait (queue size=20) instead of reaching it,
+    # and the next "up" releases them
+    my $before = fn_requests($s1);
     $t0 = time;
     $t->unpublish_endpoint('sync', 'v1', 'r1');
-    $ok = $t->wait_until(sub { $t->get('/function/sync/')->{status} == 503 }, 5, 'unpublished: 503');
+    $ok = $t->wait_until(sub { revision_status('sync', 'v1')->{ready} == 0 }, 5, 'unpublished: no ready replica');
     $elapsed = time - $t0;
-    ok($ok && $elapsed < 0.5, sprintf('an unpublished endpoint takes no traffic within %.0f ms', 1000 * $elapsed));
-    $res = $t->get_many('/function/sync/', 10, 10);
-    is(scalar(grep { $_->{status} == 503 } @$res), 10, 'after "down" every request gets 503');
-    is(revision_status('sync', 'v1')->{ready}, 0, 'status shows no ready replica');
+    ok($ok && $elapsed < 0.5, sprintf('an unpublished endpoint is dropped within %.0f ms', 1000 * $elapsed));
+    my $waiting = in_background(sub {
+        my $res = $t->get_many('/function/sync/', 10, 10);
+        return join ' ', map { "$_->{status}:" . ($_->{headers}{'x-testfn-port'} // '-') } @$res;
+    });
+    ok($t->wait_until(sub { revision_status('sync', 'v1')->{parked} == 10 }, 2.5, '10 parked'),
+       'after "down" every request waits in the queue');
+    is(fn_requests($s1) - $before, 0, '... and none reached the unpublished replica');
+    $t->publish_endpoint('sync', 'v1', 'r1', $s1->{addr});
+    is($waiting->(), join(' ', ("200:$s1->{port}") x 10),
+       'the next "up" releases all 10, answered 200 by the replica');
+    $t->unpublish_endpoint('sync', 'v1', 'r1');
+    $t->wait_until(sub { revision_status('sync', 'v1')->{ready} == 0 }, 5, 'unpublished again');
 }
 
 # --- resync: a record written without an announcement ----------------------
 
 {
     my $late = $t->start_fn(function => 'late', revision => 'v1');
-    is($t->get('/function/late/')->{status}, 503, 'late: no replica yet, 503');
+    my $r = $t->get('/function/late/');
+    is($r->{status}, 503, 'late (queue size=0): no replica yet, 503');
+    is($r->{json}{error}, 'no ready replica', '... "no ready replica"');
     my $t0 = time;
     $t->redis('HSET', $t->endpoints_key('late', 'v1'), 'quiet', $late->{addr});
     my $ok = $t->wait_until(sub { $t->get('/function/late/')->{status} == 200 }, $resync_s + 3,
@@ -195,11 +232,42 @@ sub revision_status {
     ok($ok, sprintf('a record written with HSET only is used after the resync (%.2f s, resync %s s)',
                     time - $t0, $resync_s));
 
-    $t0 = time;
+    # without the controller's heartbeat a resync adds but never removes:
+    # "quiet2" shows that a resync read the hash without "quiet"
+    $t->redis('DEL', 'faas:controller');
     $t->redis('HDEL', $t->endpoints_key('late', 'v1'), 'quiet');
-    $ok = $t->wait_until(sub { $t->get('/function/late/')->{status} == 503 }, $resync_s + 3,
-                         'unannounced removal picked up');
-    ok($ok, sprintf('a record deleted with HDEL only is dropped after the resync (%.2f s)', time - $t0));
+    $t->redis('HSET', $t->endpoints_key('late', 'v1'), 'quiet2', $late->{addr});
+    my $ids = sub { join ' ', sort map { "$_->{id}:$_->{state}" } @{ revision_status('late', 'v1')->{replicas} || [] } };
+    $t->wait_until(sub { $ids->() =~ /quiet2/ }, $resync_s + 3, 'resync after the HDEL');
+    is($ids->(), 'quiet2:ready quiet:ready',
+       'without the controller heartbeat a resync adds records but keeps one deleted with HDEL only');
+
+    $t0 = time;
+    $t->redis('SET', 'faas:controller', 'alive', 'PX', 60000);
+    $ok = $t->wait_until(sub { $ids->() eq 'quiet2:ready' }, $resync_s + 3, 'unannounced removal picked up');
+    ok($ok, sprintf('with the heartbeat, the record deleted with HDEL only is dropped after the resync (%.2f s)',
+                    time - $t0));
+    is($t->get('/function/late/')->{status}, 200, '... the other record still serves');
+    $t->redis('HDEL', $t->endpoints_key('late', 'v1'), 'quiet2');
+    ok($t->wait_until(sub { $t->get('/function/late/')->{status} == 503 }, $resync_s + 3, 'last removal'),
+       'the last record deleted with HDEL only: no replica left, 503');
+    $t->redis('DEL', 'faas:controller');
+}
+
+# a request waiting for a first replica is released by the resync that
+# finds one
+{
+    my $lateq = $t->start_fn(function => 'lateq', revision => 'v1');
+    my $waiting = in_background(sub {
+        my $r = $t->get('/function/lateq/w');
+        return "$r->{status} " . ($r->{headers}{'x-testfn-port'} // '-');
+    });
+    ok($t->wait_until(sub { revision_status('lateq', 'v1')->{parked} == 1 }, 5, 'lateq parked'),
+       'lateq: a request waits for a first replica');
+    my $t0 = time;
+    $t->redis('HSET', $t->endpoints_key('lateq', 'v1'), 'quiet', $lateq->{addr});
+    is($waiting->(), "200 $lateq->{port}", 'a record written with HSET only releases the waiting request');
+    cmp_ok(time - $t0, '<', $resync_s + 3, sprintf('... at the resync (%.2f s)', time - $t0));
 }
 
 # --- malformed records and messages ----------------------------------------
@@ -342,7 +410,7 @@ SKIP: {
     $t->wait_until(sub { !$t->redis('HEXISTS', 'faas:specs', 'gone') }, 5,
                    'a function removed by the reload disappears from faas:specs');
     my $specs = { @{ $t->redis('HGETALL', 'faas:specs') } };
-    is_deeply([ sort keys %$specs ], [qw(late mal newfn sync wt)],
+    is_deeply([ sort keys %$specs ], [qw(late lateq mal newfn sync wt)],
               'after the reload faas:specs holds exactly the configured functions');
     my $wt = eval { JSON::PP->new->decode($specs->{wt} // '') } || {};
     is_deeply([ map { $_->{weight} } @{ $wt->{revisions} || [] } ], [ 0, 100 ],
@@ -377,8 +445,7 @@ SKIP: {
        "'commands link lost' logged once per worker ($workers), not once per retry");
     is(log_lines(qr/\[(?:error|crit|alert)\]/, $from), 0, 'the outage logs no [error]');
 
-    # the replica of sync is gone from Redis after the restart: make the
-    # new one distinguishable
+    # Redis restarts empty: no endpoints hash, no controller heartbeat
     $t->restart_redis;
     $t->wait_until(sub { log_lines(qr/\[notice\].*commands link is back/, $from) >= $workers }, 10,
                    'link back logged');
@@ -391,12 +458,26 @@ SKIP: {
                    'both workers subscribed again');
     is(status_json()->{redis}, 'connected', 'status: redis connected again');
 
+    # a record written with HSET only shows when a resync has read the
+    # (empty) hashes since the restart
+    my $marker = $t->start_fn(function => 'late', revision => 'v1');
+    $t->redis('HSET', $t->endpoints_key('late', 'v1'), 'marker', $marker->{addr});
+    $t->wait_until(sub { revision_status('late', 'v1')->{ready} == 1 }, $resync_s + 3,
+                   'a resync ran after the restart');
+    my @r1 = map { "$_->{id}:$_->{state}" } @{ revision_status('sync', 'v1')->{replicas} || [] };
+    is_deeply(\@r1, ['r1:ready'],
+              'Redis restarted empty, no controller heartbeat: the resync keeps the warm replica');
+    my $res = $t->get_many('/function/sync/', 10, 5);
+    is(scalar(grep { $_->{status} == 200 && ($_->{headers}{'x-testfn-port'} // '') eq $s1->{port} } @$res), 10,
+       '... which still answers every request');
+
     my $s2 = $t->start_fn(function => 'sync', revision => 'v1');
     is($t->publish_endpoint('sync', 'v1', 'r2', $s2->{addr}), $workers,
        'the "up" of a new replica reaches every worker after the restart');
     ok($t->wait_until(sub {
         ($t->get('/function/sync/')->{headers}{'x-testfn-port'} // '') eq $s2->{port};
     }, 2, 'new replica used'), 'a replica published after the restart takes traffic');
+    is(revision_status('sync', 'v1')->{ready}, 2, '... beside the one kept');
 
     # Redis down again, and nginx reloaded meanwhile: the new workers never
     # reach Redis but serve the replicas kept in the zone

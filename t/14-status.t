@@ -1,7 +1,8 @@
 #!/usr/bin/perl
 # faas_status: the JSON document and the Prometheus text after a known
-# workload, replicas draining after an unpublish, and the $faas_*
-# variables in the access log.
+# workload (requests passed, rejected, timed out, aborted and queued),
+# replicas draining after an unpublish, and the $faas_* variables in the
+# access log.
 
 use strict;
 use warnings;
@@ -12,6 +13,8 @@ use lib "$FindBin::Bin/lib";
 use FaasTest;
 use IO::Select;
 use IO::Socket::INET;
+use JSON::PP ();
+use POSIX ();
 use Time::HiRes qw(time sleep);
 
 my $t = FaasTest->new;
@@ -24,10 +27,11 @@ my $a  = $t->start_fn(function => 'st', revision => 'v1');
 my $b  = $t->start_fn(function => 'st', revision => 'v1');
 my $c  = $t->start_fn(function => 'st', revision => 'v2');
 my $d  = $t->start_fn(function => 'dr', revision => 'v1');
+my $e  = $t->start_fn(function => 'wq', revision => 'v1');
 
 my $PROXY = 'proxy_pass http://faas; proxy_http_version 1.1; proxy_set_header Connection "";';
 
-$t->start_nginx(<<"EOF", access_log_format => 'faas uri=$request_uri status=$status fn=$faas_function rev=$faas_revision replica=$faas_replica st=$faas_status');
+$t->start_nginx(<<"EOF", access_log_format => 'faas uri=$request_uri status=$status fn=$faas_function rev=$faas_revision replica=$faas_replica st=$faas_status cold=$faas_cold qt=$faas_queue_time');
     faas_zone  faas 1m;
     faas_redis %%REDIS%%;
 
@@ -37,8 +41,9 @@ $t->start_nginx(<<"EOF", access_log_format => 'faas uri=$request_uri status=$sta
         concurrency 8;
         queue size=30 timeout=4s;
     }
-    faas_function dr   { revision v1 "exec=/bin/true"; }
-    faas_function idle { revision v1 "exec=/bin/true"; }
+    faas_function dr   { revision v1 "exec=/bin/true"; queue size=0; }
+    faas_function idle { revision v1 "exec=/bin/true"; queue size=0; }
+    faas_function wq   { revision v1 "exec=/bin/true"; queue size=1 timeout=2s; }
 
     upstream faas {
         faas_balancer;
@@ -123,25 +128,46 @@ $t->wait_until(sub {
     revision_of($st, 'st', 'v1')->{ready} == 2 && revision_of($st, 'st', 'v2')->{ready} == 1;
 }, 5, 'st replicas ready');
 
+my @REVISION_FIELDS = qw(name weight ready in_flight parked requests cold_starts rejected timeouts
+                         aborted replays failures queue_waits queue_wait_ms last_request_ms replicas);
+my @COUNTERS = qw(in_flight parked cold_starts rejected timeouts aborted replays failures
+                  queue_waits queue_wait_ms);
+
+# the counters of a revision that are not 0
+sub nonzero {
+    my ($rev) = @_;
+    return { map { ($rev->{$_} // 0) != 0 ? ($_ => $rev->{$_}) : () } @COUNTERS };
+}
+
 {
     my $st = status_json();
+    is_deeply([ sort keys %$st ], [qw(functions metrics_dropped redis)],
+              'status: the top level holds redis, metrics_dropped and functions');
     is($st->{redis}, 'connected', 'status: redis "connected"');
-    is_deeply([ sort map { $_->{name} } @{ $st->{functions} || [] } ], [qw(dr idle st)],
+    is($st->{metrics_dropped}, 0, 'status: no metrics dropped while Redis is up');
+    is_deeply([ sort map { $_->{name} } @{ $st->{functions} || [] } ], [qw(dr idle st wq)],
               'status: every configured function');
+    is_deeply([ sort keys %{ function_of($st, 'st') } ], [qw(concurrency name queue revisions)],
+              'status: a function holds name, concurrency, queue and revisions');
     is_deeply([ map { $_->{name} } @{ function_of($st, 'st')->{revisions} || [] } ], [qw(v1 v2)],
               'status: the revisions of st');
-    is_deeply([ map { $_->{requests} } map { @{ $_->{revisions} } } @{ $st->{functions} } ], [ 0, 0, 0, 0 ],
-              'status: no request counted before any was made');
+    is_deeply([ sort keys %{ revision_of($st, 'st', 'v1') } ], [ sort @REVISION_FIELDS ],
+              'status: a revision holds every documented field');
+    my @revs = map { @{ $_->{revisions} } } @{ $st->{functions} };
+    is_deeply([ map { [ $_->{requests}, $_->{last_request_ms} ] } @revs ], [ map { [ 0, 0 ] } @revs ],
+              'status: no request counted, and no last request time, before any was made');
+    is_deeply([ map { nonzero($_) } @revs ], [ map { {} } @revs ], 'status: every other counter at 0');
 
     my $r = $t->get('/faas/status');
     like($r->{headers}{'content-type'}, qr{^application/json\b}, 'status: Content-Type application/json');
 
+    my $t0 = time;
     my $res = $t->get_many('/function/st/x', 20, 5);
     is(scalar(grep { $_->{status} == 200 } @$res), 20, '20 requests to st answered 200');
     $res = $t->get_many('/function/st/x', 5, 5, { 'X-Faas-Revision' => 'v2' });
     is(scalar(grep { $_->{status} == 200 } @$res), 5, '5 pinned to v2 answered 200');
     $res = $t->get_many('/function/idle/', 3, 3);
-    is(scalar(grep { $_->{status} == 503 } @$res), 3, '3 requests to idle answered 503');
+    is(scalar(grep { $_->{status} == 503 } @$res), 3, '3 requests to idle (queue size=0) answered 503');
 
     $st = status_json();
     my $fn = function_of($st, 'st');
@@ -151,11 +177,13 @@ $t->wait_until(sub {
     my $v1 = revision_of($st, 'st', 'v1');
     is($v1->{weight}, 100, 'status: v1 weight 100');
     is($v1->{ready}, 2, 'status: v1 has 2 ready replicas');
-    is($v1->{in_flight}, 0, 'status: v1 has nothing in flight');
     is($v1->{requests}, 20, 'status: v1 counted 20 requests');
-    is($v1->{unavailable}, 0, 'status: v1 counted no unavailable');
-    is($v1->{failures}, 0, 'status: v1 counted no failure');
+    is_deeply(nonzero($v1), {}, 'status: v1 has nothing in flight or parked, and counted no rejection, '
+              . 'timeout, abort, replay, failure or queue wait');
+    cmp_ok(abs($v1->{last_request_ms} / 1000 - $t0), '<', 10, 'status: v1 last request time is recent');
     is_deeply([ sort map { $_->{id} } @{ $v1->{replicas} } ], [qw(a b)], 'status: v1 lists replicas a and b');
+    is_deeply([ sort keys %{ $v1->{replicas}[0] || {} } ], [qw(address failures id in_flight requests state)],
+              'status: a replica holds id, address, state, in_flight, requests and failures');
     my $ra = replica_of($v1, 'a') || {};
     my $rb = replica_of($v1, 'b') || {};
     is($ra->{address}, $a->{addr}, 'status: replica a address');
@@ -174,8 +202,52 @@ $t->wait_until(sub {
 
     my $idle = revision_of($st, 'idle', 'v1');
     is($idle->{ready}, 0, 'status: idle has no ready replica');
-    is($idle->{unavailable}, 3, 'status: idle counted 3 unavailable');
+    is($idle->{requests}, 3, 'status: idle counted its 3 requests');
+    is_deeply(nonzero($idle), { rejected => 3 }, 'status: idle counted 3 rejected (no queue), nothing else');
     is_deeply($idle->{replicas}, [], 'status: idle lists no replica');
+}
+
+# --- the queue's counters ----------------------------------------------------
+
+# wq: "queue size=1 timeout=2s", no replica until the end
+{
+    my $wq = sub { revision_of(status_json(), 'wq', 'v1') };
+
+    # a request that waits past the timeout
+    my $t0 = time;
+    my $r = $t->get('/function/wq/?mark=timeout');
+    my $took = time - $t0;
+    is($r->{status}, 504, 'wq: a request that waits past the queue timeout gets 504');
+    cmp_ok($took, '>=', 1.9, sprintf('... after the 2 s timeout (%.2f s)', $took));
+    is_deeply(nonzero($wq->()), { cold_starts => 1, timeouts => 1 },
+              'status: the timeout is counted, and the cold start its wait signalled');
+
+    # a client that leaves while its request waits
+    my $s = send_request('/function/wq/?mark=aborted');
+    ok($t->wait_until(sub { $wq->()->{parked} == 1 }, 5, 'parked'), 'status: a waiting request is parked 1');
+    close $s;
+    ok($t->wait_until(sub { $wq->()->{parked} == 0 }, 5, 'abort seen'), '... until its client leaves');
+    is_deeply(nonzero($wq->()), { cold_starts => 1, timeouts => 1, aborted => 1 },
+              'status: the abort is counted; still one cold start for the revision');
+
+    # one waits, the next finds the queue full, a replica comes up
+    my $waiting = send_request('/function/wq/?mark=queued');
+    ok($t->wait_until(sub { $wq->()->{parked} == 1 }, 5, 'parked again'), 'another request waits');
+    $r = $t->get('/function/wq/?mark=full');
+    is($r->{status}, 503, 'with the queue full (size=1) the next gets 503');
+    is_deeply($r->{json}, { error => 'queue full', function => 'wq', revision => 'v1' },
+              '... "queue full"') or diag $r->{content};
+    $t->publish_endpoint('wq', 'v1', 'e', $e->{addr});
+    is(read_status($waiting), 200, 'the waiting request is answered 200 once a replica is published');
+
+    my $rev = $wq->();
+    is($rev->{requests}, 4, 'status: wq counted its 4 requests');
+    my $wait_ms = $rev->{queue_wait_ms};
+    cmp_ok($wait_ms, '>', 0, "status: the wait of the queued request is counted ($wait_ms ms)");
+    is_deeply(nonzero($rev), { cold_starts => 1, timeouts => 1, aborted => 1, rejected => 1,
+                               queue_waits => 1, queue_wait_ms => $wait_ms },
+              'status: wq counted 1 cold start, timeout, abort, rejection and queue wait');
+    is((replica_of($rev, 'e') || {})->{requests}, 1, 'status: only the queued request reached the replica');
 }
 
 # --- Prometheus ------------------------------------------------------------

@@ -114,7 +114,6 @@ sleep 0.5;
 $t0 = time;
 $t->redis('HSET', 'faas:desired:slow:v1', 'replicas', 1);
 $t->wait_until(sub { keys %{ $c->endpoints('slow', 'v1') } == 1 }, 5, 'one unpublished');
-my $ids = join '|', map { quotemeta } keys %{ $c->replicas('slow', 'v1') };
 $t->wait_until(sub { $c->log =~ /still busy after the drain timeout \(4000 ms\)/ }, 10,
                'the busy replica is stopped at the drain timeout');
 my $waited = time - $t0;

@@ -99,8 +99,7 @@ sub start {
         open STDIN, '<', '/dev/null';
         open STDOUT, '>>', $self->{log} or POSIX::_exit(126);
         open STDERR, '>&', \*STDOUT;
-        exec { $cmd[0] } @cmd;
-        POSIX::_exit(127);
+        exec { $cmd[0] } @cmd or POSIX::_exit(127);
     }
     $self->{pid} = $pid;
     my $deadline = time + $START_WAIT_S;
@@ -128,8 +127,7 @@ sub run {
         open STDIN, '<', '/dev/null';
         open STDOUT, '>', $out or POSIX::_exit(126);
         open STDERR, '>&', \*STDOUT;
-        exec { $self->binary } $self->binary, @flags;
-        POSIX::_exit(127);
+        exec { $self->binary } $self->binary, @flags or POSIX::_exit(127);
     }
     waitpid($pid, 0);
     my $code = $? >> 8;
