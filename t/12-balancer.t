@@ -344,7 +344,8 @@ $t->wait_until(sub { $t->get('/function/oneq/')->{status} == 200 }, 5, 'replica 
 
     my $rev = status_revision('oneq', 'v1');
     is($rev->{rejected}, 0, 'nothing was rejected');
-    cmp_ok($rev->{queue_waits}, '>=', 1 + 5, "most of them waited for the slot ($rev->{queue_waits} waits in all)");
+    cmp_ok($rev->{queue_waits}, '>=', 1 + 1,
+           "requests over the limit waited for the slot ($rev->{queue_waits} queue waits in all)");
     is($rev->{in_flight} + $rev->{parked}, 0, 'nothing left in flight or waiting');
 }
 
@@ -378,7 +379,7 @@ SKIP: {
     cmp_ok(scalar(keys %after_ka), '<=', $WORKERS,
            'with keepalive: sequential requests need at most one connection per worker ('
            . scalar(keys %after_ka) . ')');
-    is(scalar(keys %{ open_connections($nk->{port}) }), 0,
+    ok($t->wait_until(sub { !keys %{ open_connections($nk->{port}) } }, 2, 'nk connections closed'),
        'without keepalive: no connection to the replica stays open');
 
     # the control: the count does see nginx's connections to that replica

@@ -44,7 +44,7 @@ sub conf {
         env         MODE=a\\"b;
         concurrency 10;
         scale       min=1 max=4 target=5 idle=45s;
-        queue       size=20 timeout=3s;
+        queue       size=20 timeout=10s;
         health      /healthz;
     }
     faas_function late  { revision v1 "exec=/bin/true"; queue size=0; }
@@ -158,7 +158,7 @@ sub revision_status {
     is_deeply($spec->{env}, { GREETING => 'hi', MODE => 'a"b' }, 'spec: env (escaped in JSON)');
     is($spec->{concurrency}, 10, 'spec: concurrency');
     is_deeply($spec->{scale}, { min => 1, max => 4, target => 5, idle_ms => 45000 }, 'spec: scale');
-    is_deeply($spec->{queue}, { size => 20, timeout_ms => 3000 }, 'spec: queue');
+    is_deeply($spec->{queue}, { size => 20, timeout_ms => 10000 }, 'spec: queue');
     is($spec->{health}, '/healthz', 'spec: health');
 }
 
@@ -208,7 +208,7 @@ sub revision_status {
         my $res = $t->get_many('/function/sync/', 10, 10);
         return join ' ', map { "$_->{status}:" . ($_->{headers}{'x-testfn-port'} // '-') } @$res;
     });
-    ok($t->wait_until(sub { revision_status('sync', 'v1')->{parked} == 10 }, 2.5, '10 parked'),
+    ok($t->wait_until(sub { revision_status('sync', 'v1')->{parked} == 10 }, 5, '10 parked'),
        'after "down" every request waits in the queue');
     is(fn_requests($s1) - $before, 0, '... and none reached the unpublished replica');
     $t->publish_endpoint('sync', 'v1', 'r1', $s1->{addr});

@@ -13,8 +13,6 @@ use lib "$FindBin::Bin/lib";
 use FaasTest;
 use IO::Select;
 use IO::Socket::INET;
-use JSON::PP ();
-use POSIX ();
 use Time::HiRes qw(time sleep);
 
 my $t = FaasTest->new;
@@ -237,13 +235,14 @@ sub nonzero {
     is($r->{status}, 503, 'with the queue full (size=1) the next gets 503');
     is_deeply($r->{json}, { error => 'queue full', function => 'wq', revision => 'v1' },
               '... "queue full"') or diag $r->{content};
+    sleep 0.2;
     $t->publish_endpoint('wq', 'v1', 'e', $e->{addr});
     is(read_status($waiting), 200, 'the waiting request is answered 200 once a replica is published');
 
     my $rev = $wq->();
     is($rev->{requests}, 4, 'status: wq counted its 4 requests');
     my $wait_ms = $rev->{queue_wait_ms};
-    cmp_ok($wait_ms, '>', 0, "status: the wait of the queued request is counted ($wait_ms ms)");
+    cmp_ok($wait_ms, '>=', 190, "status: the wait of the queued request is counted ($wait_ms ms, >= 200 ms)");
     is_deeply(nonzero($rev), { cold_starts => 1, timeouts => 1, aborted => 1, rejected => 1,
                                queue_waits => 1, queue_wait_ms => $wait_ms },
               'status: wq counted 1 cold start, timeout, abort, rejection and queue wait');
@@ -259,16 +258,28 @@ sub nonzero {
     like($r->{headers}{'content-type'}, qr{^text/plain; version=0\.0\.4}, 'prometheus: text format 0.0.4');
     my $text = $r->{content};
 
-    my %type = (
-        faas_revision_requests_total    => 'counter',
-        faas_revision_in_flight         => 'gauge',
-        faas_revision_ready_replicas    => 'gauge',
-        faas_revision_unavailable_total => 'counter',
-        faas_revision_failures_total    => 'counter',
-        faas_replica_in_flight          => 'gauge',
-        faas_replica_requests_total     => 'counter',
-        faas_replica_failures_total     => 'counter',
+    # family => [ type, field of the JSON revision or replica ]
+    my %revision_metric = (
+        faas_revision_requests_total           => [ counter => 'requests' ],
+        faas_revision_in_flight                => [ gauge   => 'in_flight' ],
+        faas_revision_parked                   => [ gauge   => 'parked' ],
+        faas_revision_ready_replicas           => [ gauge   => 'ready' ],
+        faas_revision_cold_starts_total        => [ counter => 'cold_starts' ],
+        faas_revision_rejected_total           => [ counter => 'rejected' ],
+        faas_revision_timeouts_total           => [ counter => 'timeouts' ],
+        faas_revision_aborted_total            => [ counter => 'aborted' ],
+        faas_revision_replays_total            => [ counter => 'replays' ],
+        faas_revision_failures_total           => [ counter => 'failures' ],
+        faas_revision_queue_waits_total        => [ counter => 'queue_waits' ],
+        faas_revision_queue_wait_seconds_total => [ counter => 'queue_wait_ms' ],
     );
+    my %replica_metric = (
+        faas_replica_in_flight      => [ gauge   => 'in_flight' ],
+        faas_replica_requests_total => [ counter => 'requests' ],
+        faas_replica_failures_total => [ counter => 'failures' ],
+    );
+    my %type = map { $_ => $revision_metric{$_}[0] } keys %revision_metric;
+    $type{$_} = $replica_metric{$_}[0] for keys %replica_metric;
 
     my (%help, %typed, %samples, @order_errors, @bad_lines);
     for my $line (split /\n/, $text) {
@@ -279,9 +290,12 @@ sub nonzero {
             push @order_errors, "TYPE of $1 before its HELP" unless $help{$1};
             push @order_errors, "TYPE of $1 after its samples" if $samples{$1};
             $typed{$1} = $2;
-        } elsif ($line =~ /^([a-z_]+)\{(.*)\} (\d+)$/) {
+        } elsif ($line =~ /^([a-z_]+)\{(.*)\} (\d+(?:\.\d+)?)$/) {
             my ($name, $labels, $value) = ($1, $2, $3);
             push @order_errors, "sample of $name before HELP/TYPE" unless $help{$name} && $typed{$name};
+            # seconds with three decimals, everything else an integer
+            push @bad_lines, $line
+                if ($name =~ /_seconds_total$/) != ($value =~ /^\d+\.\d{3}$/);
             my %l;
             while ($labels =~ /\G([a-z_]+)="((?:[^"\\]|\\.)*)",?/gc) { $l{$1} = $2 }
             push @bad_lines, $line if (pos($labels) // 0) != length $labels;
@@ -290,25 +304,25 @@ sub nonzero {
             push @bad_lines, $line;
         }
     }
-    is_deeply(\@bad_lines, [], 'prometheus: every line is HELP, TYPE or a sample with labels');
+    is_deeply(\@bad_lines, [], 'prometheus: every line is HELP, TYPE or a sample with labels, '
+              . 'seconds with 3 decimals, other values integers');
     is_deeply(\@order_errors, [], 'prometheus: HELP then TYPE come before the samples of each family');
-    is_deeply(\%typed, \%type, 'prometheus: the eight families with their types');
+    is_deeply(\%typed, \%type, 'prometheus: the fifteen families with their types');
     is(scalar(grep { $help{$_} != 1 } keys %help), 0, 'prometheus: one HELP per family');
 
     # every JSON counter appears with the same value
-    my (%want, %revision_metric) = ();
-    %revision_metric = (faas_revision_requests_total => 'requests', faas_revision_in_flight => 'in_flight',
-                        faas_revision_ready_replicas => 'ready', faas_revision_unavailable_total => 'unavailable',
-                        faas_revision_failures_total => 'failures');
-    my %replica_metric = (faas_replica_in_flight => 'in_flight', faas_replica_requests_total => 'requests',
-                          faas_replica_failures_total => 'failures');
+    my %want;
     for my $f (@{ $json->{functions} }) {
         for my $rev (@{ $f->{revisions} }) {
             my $k = "function=$f->{name},revision=$rev->{name}";
-            $want{$_}{$k} = $rev->{ $revision_metric{$_} } for keys %revision_metric;
+            for my $m (keys %revision_metric) {
+                my $v = $rev->{ $revision_metric{$m}[1] };
+                $v = sprintf('%d.%03d', int($v / 1000), $v % 1000) if $m =~ /_seconds_total$/;
+                $want{$m}{$k} = $v;
+            }
             for my $rep (@{ $rev->{replicas} }) {
                 my $rk = "address=$rep->{address},function=$f->{name},replica=$rep->{id},revision=$rev->{name}";
-                $want{$_}{$rk} = $rep->{ $replica_metric{$_} } for keys %replica_metric;
+                $want{$_}{$rk} = $rep->{ $replica_metric{$_}[1] } for keys %replica_metric;
             }
         }
     }
@@ -317,6 +331,11 @@ sub nonzero {
        'prometheus: faas_revision_requests_total{function="st",revision="v1"} 20');
     is($samples{faas_replica_requests_total}{"address=$c->{addr},function=st,replica=c,revision=v2"}, 5,
        'prometheus: faas_replica_requests_total of replica c is 5');
+    is($samples{faas_revision_rejected_total}{'function=wq,revision=v1'}, 1,
+       'prometheus: faas_revision_rejected_total{function="wq",revision="v1"} 1');
+    my $wait_ms = revision_of($json, 'wq', 'v1')->{queue_wait_ms};
+    cmp_ok($samples{faas_revision_queue_wait_seconds_total}{'function=wq,revision=v1'}, '==', $wait_ms / 1000,
+           "prometheus: faas_revision_queue_wait_seconds_total of wq is its queue_wait_ms in seconds ($wait_ms ms)");
 }
 
 # --- draining --------------------------------------------------------------
@@ -339,7 +358,8 @@ $t->wait_until(sub { revision_of(status_json(), 'dr', 'v1')->{ready} == 1 }, 5, 
     is($rev->{in_flight}, 1, 'the revision still counts the request in flight');
 
     my $r = $t->get('/function/dr/');
-    is($r->{status}, 503, 'a draining replica takes no new request: 503');
+    is($r->{status}, 503, 'a draining replica takes no new request: 503 (queue size=0)');
+    is($r->{json}{error}, 'no ready replica', '... "no ready replica"');
 
     is(read_status($held), 200, 'the request in flight on the draining replica completes with 200');
     ok($t->wait_until(sub { !replica_of(revision_of(status_json(), 'dr', 'v1'), 'd') }, 5, 'd gone'),
@@ -352,10 +372,12 @@ $t->wait_until(sub { revision_of(status_json(), 'dr', 'v1')->{ready} == 1 }, 5, 
 # --- $faas_* variables in the access log -----------------------------------
 
 {
+    # the queue section above made the requests marked timeout, aborted,
+    # queued and full
     is($t->get('/function/st/x?mark=passed')->{status}, 200, 'PASSED request: 200');
     is($t->get('/function/nope/?mark=notfound')->{status}, 404, 'NOT_FOUND request: 404');
     is($t->get('/function/Bad/?mark=badname')->{status}, 400, 'BAD_NAME request: 400');
-    is($t->get('/function/idle/?mark=unavailable')->{status}, 503, 'UNAVAILABLE request: 503');
+    is($t->get('/function/idle/?mark=rejected')->{status}, 503, 'REJECTED request (no queue): 503');
     is($t->get('/faas/status?mark=status')->{status}, 200, 'status request: 200');
 
     my $log = '';
@@ -363,21 +385,34 @@ $t->wait_until(sub { revision_of(status_json(), 'dr', 'v1')->{ready} == 1 }, 5, 
     $t->wait_until(sub {
         $log = slurp($t->prefix . '/access.log');
         %line = map { /mark=(\w+)/ ? ($1 => $_) : () } split /\n/, $log;
-        keys(%line) == 5;
-    }, 5, 'five marked lines in the access log');
+        keys(%line) == 9;
+    }, 5, 'nine marked lines in the access log');
 
     my %replicas = map { $_ => 1 } $a->{addr}, $b->{addr};
-    like($line{passed} // '', qr/ status=200 fn=st rev=v1 replica=(\S+) st=PASSED$/,
-         'access log, PASSED: fn=st rev=v1 replica=ADDR st=PASSED');
+    like($line{passed} // '', qr/ status=200 fn=st rev=v1 replica=(\S+) st=PASSED cold=0 qt=0$/,
+         'access log, PASSED: fn=st rev=v1 replica=ADDR st=PASSED cold=0 qt=0');
     my ($addr) = ($line{passed} // '') =~ /replica=(\S+)/;
     ok($addr && $replicas{$addr}, "access log, PASSED: \$faas_replica is a replica's address ($addr)");
-    like($line{notfound} // '', qr/ status=404 fn=nope rev=- replica=- st=NOT_FOUND$/,
-         'access log, NOT_FOUND: fn=nope rev=- replica=- st=NOT_FOUND');
-    like($line{badname} // '', qr/ status=400 fn=Bad rev=- replica=- st=BAD_NAME$/,
-         'access log, BAD_NAME: fn=Bad rev=- replica=- st=BAD_NAME');
-    like($line{unavailable} // '', qr/ status=503 fn=idle rev=v1 replica=- st=UNAVAILABLE$/,
-         'access log, UNAVAILABLE: fn=idle rev=v1 replica=- st=UNAVAILABLE');
-    like($line{status} // '', qr/ status=200 fn=- rev=- replica=- st=-$/,
+    like($line{notfound} // '', qr/ status=404 fn=nope rev=- replica=- st=NOT_FOUND cold=- qt=-$/,
+         'access log, NOT_FOUND: fn=nope rev=- replica=- st=NOT_FOUND cold=- qt=-');
+    like($line{badname} // '', qr/ status=400 fn=Bad rev=- replica=- st=BAD_NAME cold=- qt=-$/,
+         'access log, BAD_NAME: fn=Bad rev=- replica=- st=BAD_NAME cold=- qt=-');
+    like($line{rejected} // '', qr/ status=503 fn=idle rev=v1 replica=- st=REJECTED cold=0 qt=0$/,
+         'access log, REJECTED with no queue: fn=idle rev=v1 replica=- st=REJECTED cold=0 qt=0');
+    like($line{full} // '', qr/ status=503 fn=wq rev=v1 replica=- st=REJECTED cold=0 qt=0$/,
+         'access log, REJECTED with the queue full: st=REJECTED cold=0 qt=0');
+
+    my ($qt) = ($line{timeout} // '') =~ / status=504 fn=wq rev=v1 replica=- st=TIMEOUT cold=1 qt=(\d+)$/;
+    ok(defined $qt && $qt >= 1900 && $qt < 4000,
+       'access log, TIMEOUT: status=504 st=TIMEOUT cold=1 qt=about 2000 (the timeout) ms')
+        or diag $line{timeout};
+    ($qt) = ($line{aborted} // '') =~ / status=499 fn=wq rev=v1 replica=- st=ABORTED cold=1 qt=(\d+)$/;
+    ok(defined $qt, 'access log, ABORTED: status=499 st=ABORTED cold=1 qt=MS') or diag $line{aborted};
+    ($qt) = ($line{queued} // '') =~ / status=200 fn=wq rev=v1 replica=\Q$e->{addr}\E st=QUEUED cold=1 qt=(\d+)$/;
+    ok(defined $qt, 'access log, QUEUED: status=200 replica=ADDR st=QUEUED cold=1 qt=MS') or diag $line{queued};
+    is($qt, revision_of(status_json(), 'wq', 'v1')->{queue_wait_ms},
+       'access log, QUEUED: $faas_queue_time is the wait the status page counted');
+    like($line{status} // '', qr/ status=200 fn=- rev=- replica=- st=- cold=- qt=-$/,
          'access log, a request not routed by faas: every $faas_* is empty');
 }
 

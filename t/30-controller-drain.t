@@ -101,7 +101,8 @@ $t->wait_until(sub { !grep { $_ eq $gone_id } values %{ $c->replica_pids } }, 10
                'the drained replica is stopped');
 my $drain_s = time - $t0;
 cmp_ok($drain_s, '>=', 1.4, sprintf('not before its requests ended (%.1f s)', $drain_s));
-ok(!exists $c->replicas('slow', 'v1')->{$gone_id}, 'its record is gone');
+$t->wait_until(sub { !exists $c->replicas('slow', 'v1')->{$gone_id} }, 5,
+               'its record is gone');
 like($c->log, qr/replica \Q$gone_id\E of slow\/v1 drained in \d+ ms/, 'logged as drained');
 is($t->get('/function/slow/x')->{status}, 200, 'the other replica still answers');
 
