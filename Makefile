@@ -45,7 +45,8 @@ $(BUILD)/nginx/Makefile: config
 
 $(BUILD)/ngx_http_faas_module.so: $(BUILD)/nginx/Makefile $(MODULE_SRCS)
 	$(MAKE) -s -f $(CURDIR)/$(BUILD)/nginx/Makefile -C $(NGINX_SRC) modules
-	cp $(BUILD)/nginx/ngx_http_faas_module.so $@
+	cp $(BUILD)/nginx/ngx_http_faas_module.so $@.tmp
+	mv $@.tmp $@    # a running nginx keeps the file it mapped
 
 asan: $(BUILD)/asan/ngx_http_faas_module.so
 

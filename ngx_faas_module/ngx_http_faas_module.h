@@ -269,7 +269,7 @@ ngx_int_t ngx_http_faas_shm_init_zone(ngx_shm_zone_t *shm_zone, void *data);
 ngx_http_faas_replica_t *ngx_http_faas_replica_acquire(ngx_shm_zone_t *zone,
     ngx_http_faas_function_conf_t *fn, ngx_http_faas_revision_conf_t *rev,
     ngx_http_faas_replica_t **exclude, ngx_uint_t nexclude,
-    ngx_http_faas_peer_t *peer);
+    ngx_uint_t strict, ngx_http_faas_peer_t *peer);
 void ngx_http_faas_replica_release(ngx_http_faas_revision_conf_t *rev,
     ngx_http_faas_replica_t *replica);
 void ngx_http_faas_replica_failed(ngx_http_faas_revision_conf_t *rev,

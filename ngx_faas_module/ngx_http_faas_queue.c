@@ -271,6 +271,10 @@ ngx_http_faas_replay(ngx_http_faas_ctx_t *ctx)
     ctx->replays++;
     (void) ngx_atomic_fetch_add(&ctx->revision->shm->replays, 1);
 
+    /* the replicas that refused are avoided for a while rather than
+     * excluded for good: one may recover, or come back at its address */
+    ctx->ntried = 0;
+
     /*
      * Ending the upstream here, and the failure nginx reports when the
      * balancer returns, both finalize the request with NGX_DONE: the two
@@ -291,29 +295,39 @@ ngx_http_faas_replay(ngx_http_faas_ctx_t *ctx)
 
 /*
  * Releases parked requests of rev, oldest first, for as long as a slot can
- * be taken for the next one and the worker has connections to spare.
+ * be taken for the next one and the worker has connections to spare.  A
+ * replayed request that finds only the replicas that refused it lately
+ * stays, and those behind it go on: it waits for another condition (a new
+ * replica, or the end of the refusal's grace) than they do.
  */
 
 void
 ngx_http_faas_queue_wake(ngx_http_faas_revision_conf_t *rev)
 {
+    ngx_queue_t          *q, *next;
     ngx_http_faas_ctx_t  *ctx;
 
-    while (rev->nparked) {
+    for (q = ngx_queue_head(&rev->parked);
+         q != ngx_queue_sentinel(&rev->parked);
+         q = next)
+    {
+        next = ngx_queue_next(q);
 
         if (ngx_cycle->free_connection_n <= NGX_HTTP_FAAS_SPARE_CONNECTIONS) {
             /* the rest go as requests end and give connections back */
             return;
         }
 
-        ctx = ngx_queue_data(ngx_queue_head(&rev->parked),
-                             ngx_http_faas_ctx_t, queue);
+        ctx = ngx_queue_data(q, ngx_http_faas_ctx_t, queue);
 
-        if (ngx_http_faas_take_slot(ctx) != NGX_OK) {
-            return;
+        if (ngx_http_faas_take_slot(ctx) == NGX_OK) {
+            ngx_http_faas_release(ctx);
+            continue;
         }
 
-        ngx_http_faas_release(ctx);
+        if (ctx->replays == 0) {
+            return;
+        }
     }
 }
 

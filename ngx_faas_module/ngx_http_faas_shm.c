@@ -190,8 +190,10 @@ ngx_http_faas_shm_link_locked(ngx_http_faas_zone_t *zone,
  * Reserves one request slot on the ready replica of rev with the fewest
  * requests in flight, skipping those at the function's concurrency limit
  * and those in exclude (they refused this request already).  Replicas that
- * refused a connection lately are used only when nothing else is left; ties
- * are broken at random so that idle replicas share the load.  Returns the
+ * refused a connection lately are used only when nothing else is left, and
+ * never when strict is set (for a request that was refused everywhere and
+ * waits again: it must not go straight back); ties are broken at random so
+ * that idle replicas share the load.  Returns the
  * replica, whose slot the caller must give back with
  * ngx_http_faas_replica_release(), and copies its address to *peer; or
  * returns NULL when none can take the request.
@@ -201,7 +203,7 @@ ngx_http_faas_replica_t *
 ngx_http_faas_replica_acquire(ngx_shm_zone_t *shm_zone,
     ngx_http_faas_function_conf_t *fn, ngx_http_faas_revision_conf_t *rev,
     ngx_http_faas_replica_t **exclude, ngx_uint_t nexclude,
-    ngx_http_faas_peer_t *peer)
+    ngx_uint_t strict, ngx_http_faas_peer_t *peer)
 {
     ngx_uint_t                     i, ties, avoided_ties, avoid;
     ngx_msec_t                     now;
@@ -249,6 +251,10 @@ ngx_http_faas_replica_acquire(ngx_shm_zone_t *shm_zone,
         }
 
         avoid = (ngx_msec_int_t) (rp->avoid_until - now) > 0;
+
+        if (avoid && strict) {
+            continue;
+        }
 
         if (avoid) {
             if (best_avoided == NULL || load < best_avoided->in_flight) {

@@ -41,7 +41,7 @@ ngx_http_faas_take_slot(ngx_http_faas_ctx_t *ctx)
     ctx->replica = ngx_http_faas_replica_acquire(fmcf->shm_zone,
                                                  ctx->function, ctx->revision,
                                                  ctx->tried, ctx->ntried,
-                                                 &ctx->peer);
+                                                 ctx->replays > 0, &ctx->peer);
 
     return ctx->replica ? NGX_OK : NGX_DECLINED;
 }
