@@ -264,29 +264,6 @@ ngx_http_faas_function_conf_t *ngx_http_faas_function_find(
 ngx_http_faas_revision_conf_t *ngx_http_faas_revision_find(
     ngx_http_faas_function_conf_t *fn, u_char *name, size_t len);
 
-/* ngx_http_faas_shm.c */
-ngx_int_t ngx_http_faas_shm_init_zone(ngx_shm_zone_t *shm_zone, void *data);
-ngx_http_faas_replica_t *ngx_http_faas_replica_acquire(ngx_shm_zone_t *zone,
-    ngx_http_faas_function_conf_t *fn, ngx_http_faas_revision_conf_t *rev,
-    ngx_http_faas_replica_t **exclude, ngx_uint_t nexclude,
-    ngx_uint_t strict, ngx_http_faas_peer_t *peer);
-void ngx_http_faas_replica_release(ngx_http_faas_revision_conf_t *rev,
-    ngx_http_faas_replica_t *replica);
-void ngx_http_faas_replica_failed(ngx_http_faas_revision_conf_t *rev,
-    ngx_http_faas_replica_t *replica);
-ngx_int_t ngx_http_faas_replica_up(ngx_shm_zone_t *zone,
-    ngx_http_faas_revision_conf_t *rev, ngx_str_t *id, ngx_str_t *addr,
-    struct sockaddr_storage *sa, socklen_t socklen);
-ngx_int_t ngx_http_faas_replica_down(ngx_shm_zone_t *zone,
-    ngx_http_faas_revision_conf_t *rev, ngx_str_t *id);
-void ngx_http_faas_replicas_resync(ngx_shm_zone_t *zone,
-    ngx_http_faas_revision_conf_t *rev, ngx_array_t *records,
-    ngx_msec_t requested_at, ngx_uint_t remove);
-void ngx_http_faas_replicas_sweep(ngx_shm_zone_t *zone,
-    ngx_http_faas_revision_conf_t *rev);
-void ngx_http_faas_revision_report(ngx_shm_zone_t *zone,
-    ngx_http_faas_revision_conf_t *rev, ngx_http_faas_revision_report_t *rp);
-
 /* one record of an endpoints hash, already validated */
 typedef struct {
     ngx_str_t                       id;
@@ -338,10 +315,33 @@ typedef struct {
 ngx_int_t ngx_http_faas_snapshot(ngx_pool_t *pool,
     ngx_http_faas_main_conf_t *fmcf, ngx_http_faas_snapshot_t *snap);
 
+/* ngx_http_faas_shm.c */
+ngx_int_t ngx_http_faas_shm_init_zone(ngx_shm_zone_t *shm_zone, void *data);
+ngx_http_faas_replica_t *ngx_http_faas_replica_acquire(ngx_shm_zone_t *zone,
+    ngx_http_faas_function_conf_t *fn, ngx_http_faas_revision_conf_t *rev,
+    ngx_http_faas_replica_t **exclude, ngx_uint_t nexclude,
+    ngx_uint_t strict, ngx_http_faas_peer_t *peer);
+void ngx_http_faas_replica_release(ngx_http_faas_revision_conf_t *rev,
+    ngx_http_faas_replica_t *replica);
+void ngx_http_faas_replica_failed(ngx_http_faas_revision_conf_t *rev,
+    ngx_http_faas_replica_t *replica);
+ngx_int_t ngx_http_faas_replica_event(ngx_shm_zone_t *zone,
+    ngx_http_faas_revision_conf_t *rev, ngx_http_faas_endpoint_t *ep,
+    ngx_uint_t up);
+void ngx_http_faas_replicas_resync(ngx_shm_zone_t *zone,
+    ngx_http_faas_revision_conf_t *rev, ngx_array_t *records,
+    ngx_msec_t requested_at, ngx_uint_t remove);
+void ngx_http_faas_replicas_sweep(ngx_shm_zone_t *zone,
+    ngx_http_faas_revision_conf_t *rev);
+void ngx_http_faas_revision_report(ngx_shm_zone_t *zone,
+    ngx_http_faas_revision_conf_t *rev, ngx_http_faas_revision_report_t *rp);
+
 /* ngx_http_faas_route.c */
 ngx_int_t ngx_http_faas_route_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_faas_send_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *error, ngx_str_t *function, ngx_str_t *revision);
+ngx_int_t ngx_http_faas_send(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_str_t *type, ngx_buf_t *b);
 
 /* ngx_http_faas_upstream.c */
 ngx_int_t ngx_http_faas_upstream_init(ngx_conf_t *cf,

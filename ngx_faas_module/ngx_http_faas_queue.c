@@ -63,7 +63,14 @@ static void ngx_http_faas_queue_abort(void *data);
 static void ngx_http_faas_notify_others(void);
 static void ngx_http_faas_notify_handler(ngx_event_t *ev);
 static void ngx_http_faas_recheck_handler(ngx_event_t *ev);
+typedef void (*ngx_http_faas_revision_handler_pt)(
+    ngx_http_faas_revision_conf_t *rev);
+
 static void ngx_http_faas_queue_wake_all(void);
+static void ngx_http_faas_queue_each_parked(
+    ngx_http_faas_revision_handler_pt handler);
+static void ngx_http_faas_queue_resend_wake(
+    ngx_http_faas_revision_conf_t *rev);
 static void ngx_http_faas_notify_close(void *data);
 
 
@@ -729,8 +736,19 @@ ngx_http_faas_recheck_handler(ngx_event_t *ev)
 }
 
 
+/* wakes every revision with requests parked in this worker */
+
 static void
 ngx_http_faas_queue_wake_all(void)
+{
+    ngx_http_faas_queue_each_parked(ngx_http_faas_queue_wake);
+}
+
+
+/* calls handler for every revision with requests parked in this worker */
+
+static void
+ngx_http_faas_queue_each_parked(ngx_http_faas_revision_handler_pt handler)
 {
     ngx_uint_t                       i, j;
     ngx_http_faas_main_conf_t       *fmcf;
@@ -745,7 +763,7 @@ ngx_http_faas_queue_wake_all(void)
 
         for (j = 0; j < fnp[i]->revisions.nelts; j++) {
             if (rev[j].nparked) {
-                ngx_http_faas_queue_wake(&rev[j]);
+                handler(&rev[j]);
             }
         }
     }
@@ -760,21 +778,14 @@ ngx_http_faas_queue_wake_all(void)
 void
 ngx_http_faas_queue_resend_wakes(void)
 {
-    ngx_uint_t                       i, j;
-    ngx_http_faas_main_conf_t       *fmcf;
-    ngx_http_faas_function_conf_t  **fnp;
-    ngx_http_faas_revision_conf_t   *rev;
+    ngx_http_faas_queue_each_parked(ngx_http_faas_queue_resend_wake);
+}
 
-    fmcf = ngx_http_cycle_get_module_main_conf(ngx_cycle, ngx_http_faas_module);
-    fnp = fmcf->functions.elts;
 
-    for (i = 0; i < fmcf->functions.nelts; i++) {
-        rev = fnp[i]->revisions.elts;
-
-        for (j = 0; j < fnp[i]->revisions.nelts; j++) {
-            if (rev[j].nparked && rev[j].shm->nready == 0) {
-                ngx_http_faas_sync_wake(&rev[j]);
-            }
-        }
+static void
+ngx_http_faas_queue_resend_wake(ngx_http_faas_revision_conf_t *rev)
+{
+    if (rev->shm->nready == 0) {
+        ngx_http_faas_sync_wake(rev);
     }
 }

@@ -307,10 +307,8 @@ ngx_http_faas_send_error(ngx_http_request_t *r, ngx_uint_t status,
 {
     size_t            len;
     u_char           *p;
-    ngx_int_t         rc;
     ngx_buf_t        *b;
-    ngx_str_t         err;
-    ngx_chain_t       out;
+    ngx_str_t         err, type;
     ngx_table_elt_t  *h;
 
     if (ngx_http_discard_request_body(r) != NGX_OK) {
@@ -343,15 +341,6 @@ ngx_http_faas_send_error(ngx_http_request_t *r, ngx_uint_t status,
     *p++ = '\n';
 
     b->last = p;
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
-
-    r->headers_out.status = status;
-    r->headers_out.content_length_n = b->last - b->pos;
-
-    ngx_str_set(&r->headers_out.content_type, "application/json");
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
-    r->headers_out.content_type_lowcase = NULL;
 
     if (status == NGX_HTTP_SERVICE_UNAVAILABLE) {
         h = ngx_list_push(&r->headers_out.headers);
@@ -363,6 +352,33 @@ ngx_http_faas_send_error(ngx_http_request_t *r, ngx_uint_t status,
         ngx_str_set(&h->key, "Retry-After");
         ngx_str_set(&h->value, "1");
     }
+
+    ngx_str_set(&type, "application/json");
+
+    return ngx_http_faas_send(r, status, &type, b);
+}
+
+
+/*
+ * Sends a whole answer held in one buffer.  Returns what the caller passes
+ * to ngx_http_finalize_request().
+ */
+
+ngx_int_t
+ngx_http_faas_send(ngx_http_request_t *r, ngx_uint_t status, ngx_str_t *type,
+    ngx_buf_t *b)
+{
+    ngx_int_t    rc;
+    ngx_chain_t  out;
+
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    r->headers_out.status = status;
+    r->headers_out.content_length_n = b->last - b->pos;
+    r->headers_out.content_type = *type;
+    r->headers_out.content_type_len = type->len;
+    r->headers_out.content_type_lowcase = NULL;
 
     rc = ngx_http_send_header(r);
 

@@ -329,14 +329,17 @@ ngx_http_faas_replica_failed(ngx_http_faas_revision_conf_t *rev,
 
 
 /*
- * Applies "up": the replica is ready at addr.  Returns NGX_ERROR when the
- * zone has no room for it.
+ * Applies an endpoint event: "up" makes the replica ready at ep's address,
+ * "down" makes it take no new request (it drains).  A replica never seen
+ * is recorded either way: as gone, it keeps an older resync answer that
+ * still lists it from adding it back.  Returns NGX_ERROR when the zone has
+ * no room for it.
  */
 
 ngx_int_t
-ngx_http_faas_replica_up(ngx_shm_zone_t *shm_zone,
-    ngx_http_faas_revision_conf_t *rev, ngx_str_t *id, ngx_str_t *addr,
-    struct sockaddr_storage *sa, socklen_t socklen)
+ngx_http_faas_replica_event(ngx_shm_zone_t *shm_zone,
+    ngx_http_faas_revision_conf_t *rev, ngx_http_faas_endpoint_t *ep,
+    ngx_uint_t up)
 {
     ngx_int_t                      rc;
     ngx_http_faas_zone_t          *zone;
@@ -349,61 +352,23 @@ ngx_http_faas_replica_up(ngx_shm_zone_t *shm_zone,
 
     ngx_shmtx_lock(&zone->shpool->mutex);
 
-    rp = ngx_http_faas_replica_find_locked(srev, id);
+    rp = ngx_http_faas_replica_find_locked(srev, &ep->id);
 
     if (rp == NULL) {
-        rp = ngx_http_faas_replica_add_locked(zone, srev, id);
+        rp = ngx_http_faas_replica_add_locked(zone, srev, &ep->id);
     }
 
-    if (rp) {
-        ngx_http_faas_replica_set_locked(srev, rp, addr, sa, socklen);
+    if (rp == NULL) {
+        rc = NGX_ERROR;
+
+    } else if (up) {
+        ngx_http_faas_replica_set_locked(srev, rp, &ep->addr, &ep->sockaddr,
+                                         ep->socklen);
         rp->updated = ngx_current_msec;
 
     } else {
-        rc = NGX_ERROR;
-    }
-
-    ngx_http_faas_replicas_sweep_locked(zone, srev);
-
-    ngx_shmtx_unlock(&zone->shpool->mutex);
-
-    return rc;
-}
-
-
-/*
- * Applies "down": the replica takes no new request.  A replica never seen
- * is remembered as gone all the same, so that an older resync answer that
- * still lists it does not add it.
- */
-
-ngx_int_t
-ngx_http_faas_replica_down(ngx_shm_zone_t *shm_zone,
-    ngx_http_faas_revision_conf_t *rev, ngx_str_t *id)
-{
-    ngx_int_t                      rc;
-    ngx_http_faas_zone_t          *zone;
-    ngx_http_faas_replica_t       *rp;
-    ngx_http_faas_shm_revision_t  *srev;
-
-    zone = shm_zone->data;
-    srev = rev->shm;
-    rc = NGX_OK;
-
-    ngx_shmtx_lock(&zone->shpool->mutex);
-
-    rp = ngx_http_faas_replica_find_locked(srev, id);
-
-    if (rp == NULL) {
-        rp = ngx_http_faas_replica_add_locked(zone, srev, id);
-    }
-
-    if (rp) {
         ngx_http_faas_replica_gone_locked(srev, rp);
         rp->updated = ngx_current_msec;
-
-    } else {
-        rc = NGX_ERROR;
     }
 
     ngx_http_faas_replicas_sweep_locked(zone, srev);

@@ -94,8 +94,7 @@ ngx_http_faas_status_handler(ngx_http_request_t *r)
 {
     ngx_int_t                   rc;
     ngx_buf_t                  *b;
-    ngx_str_t                   format;
-    ngx_chain_t                 out;
+    ngx_str_t                   format, type;
     ngx_uint_t                  prometheus;
     ngx_http_faas_snapshot_t    snap;
     ngx_http_faas_main_conf_t  *fmcf;
@@ -121,36 +120,18 @@ ngx_http_faas_status_handler(ngx_http_request_t *r)
 
     if (prometheus) {
         b = ngx_http_faas_status_prometheus(r, &snap);
-        ngx_str_set(&r->headers_out.content_type,
-                    "text/plain; version=0.0.4; charset=utf-8");
+        ngx_str_set(&type, "text/plain; version=0.0.4; charset=utf-8");
 
     } else {
         b = ngx_http_faas_status_json(r, &snap);
-        ngx_str_set(&r->headers_out.content_type, "application/json");
+        ngx_str_set(&type, "application/json");
     }
 
     if (b == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
-    r->headers_out.content_type_lowcase = NULL;
-    r->headers_out.status = NGX_HTTP_OK;
-    r->headers_out.content_length_n = b->last - b->pos;
-
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
-
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_output_filter(r, &out);
+    return ngx_http_faas_send(r, NGX_HTTP_OK, &type, b);
 }
 
 

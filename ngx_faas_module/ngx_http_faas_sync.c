@@ -267,11 +267,9 @@ ngx_http_faas_sync_message(ngx_str_t *channel, ngx_str_t *payload)
 static void
 ngx_http_faas_sync_endpoint_event(ngx_str_t *payload)
 {
-    ngx_int_t                       rc;
-    ngx_str_t                       id, addr;
+    ngx_uint_t                      up;
     const char                     *error;
-    socklen_t                       socklen;
-    struct sockaddr_storage         sa;
+    ngx_http_faas_endpoint_t        ep;
     ngx_http_faas_endpoint_msg_t    msg;
     ngx_http_faas_function_conf_t  *fn;
     ngx_http_faas_revision_conf_t  *rev;
@@ -300,35 +298,34 @@ ngx_http_faas_sync_endpoint_event(ngx_str_t *payload)
         return;
     }
 
-    id.data = (u_char *) msg.replica_id.data;
-    id.len = msg.replica_id.len;
+    up = (msg.op == NGX_HTTP_FAAS_ENDPOINT_UP);
 
-    if (msg.op == NGX_HTTP_FAAS_ENDPOINT_DOWN) {
-        rc = ngx_http_faas_replica_down(ngx_http_faas_sync_conf->shm_zone,
-                                        rev, &id);
+    ep.id.data = (u_char *) msg.replica_id.data;
+    ep.id.len = msg.replica_id.len;
+    ep.addr.data = (u_char *) msg.address.data;
+    ep.addr.len = msg.address.len;
 
-    } else {
-        addr.data = (u_char *) msg.address.data;
-        addr.len = msg.address.len;
+    /* the address was validated by the parser already */
 
-        /* validated by the parser already */
-        (void) ngx_http_faas_parse_address(addr.data, addr.len, &sa, &socklen,
-                                           &error);
-
-        rc = ngx_http_faas_replica_up(ngx_http_faas_sync_conf->shm_zone, rev,
-                                      &id, &addr, &sa, socklen);
-
-        if (rc == NGX_OK) {
-            ngx_http_faas_queue_wake(rev);
-        }
+    if (up) {
+        (void) ngx_http_faas_parse_address(ep.addr.data, ep.addr.len,
+                                           &ep.sockaddr, &ep.socklen, &error);
     }
 
-    if (rc != NGX_OK) {
+    if (ngx_http_faas_replica_event(ngx_http_faas_sync_conf->shm_zone, rev,
+                                    &ep, up)
+        != NGX_OK)
+    {
         ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, 0,
                       "faas_zone \"%V\" is full: replica \"%V\" of %V/%V "
                       "not recorded",
-                      &ngx_http_faas_sync_conf->shm_zone->shm.name, &id,
+                      &ngx_http_faas_sync_conf->shm_zone->shm.name, &ep.id,
                       &fn->name, &rev->name);
+        return;
+    }
+
+    if (up) {
+        ngx_http_faas_queue_wake(rev);
     }
 }
 

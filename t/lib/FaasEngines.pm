@@ -337,6 +337,35 @@ sub _write {
 }
 
 
+# $e->containers(LABEL => VALUE, ...): the engine's containers, running
+# or not, that carry all those labels (every container without any), as
+# GET /containers/json gives them (Id, Names, State, Labels, ...).  The
+# labels are matched by the engine (a "label" filter), as the docker
+# runtime's list() does.  Dies if the engine does not answer 200.
+sub containers {
+    my ($self, %label) = @_;
+    my $path = '/containers/json?all=true';
+    if (%label) {
+        my $f = encode_json({ label => [ map { "$_=$label{$_}" }
+                                         sort keys %label ] });
+        $f =~ s/([^A-Za-z0-9_.~-])/sprintf '%%%02X', ord $1/ge;
+        $path .= "&filters=$f";
+    }
+    my ($st, $list) = $self->api(GET => $path);
+    die "GET $path: HTTP $st\n" unless $st == 200 && ref $list eq 'ARRAY';
+    return @$list;
+}
+
+
+# $e->api_calls_matching(QR): how many API calls logged so far match QR
+# (see api_calls); take it before and after a window to count the calls
+# made in between.
+sub api_calls_matching {
+    my ($self, $re) = @_;
+    return scalar grep { $_ =~ $re } $self->api_calls;
+}
+
+
 # Removes every container of this (private) engine, by force.
 sub remove_containers {
     my ($self) = @_;
