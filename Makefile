@@ -4,6 +4,8 @@
 #   make test     install missing packages, build, run the whole suite
 #   make asan     the module built with AddressSanitizer (build/asan/)
 #   make deps     install every Debian package the build and tests need
+#   make demo     Redis, the controller and nginx with the example functions
+#   make demo-stop  stop what make demo started
 
 SHELL     := /bin/bash
 NGINX_SRC ?= /usr/share/nginx/src
@@ -21,7 +23,7 @@ DEB_PACKAGES := build-essential dpkg-dev nginx nginx-dev libhiredis-dev \
 
 MODULE_SRCS := config $(wildcard ngx_faas_module/*.c ngx_faas_module/*.h)
 
-.PHONY: all module asan unit daemons deps deps-check test clean
+.PHONY: all module asan unit daemons deps deps-check test clean demo demo-stop
 
 all: module daemons $(BUILD)/faas-testfn $(BUILD)/runtime-driver unit
 
@@ -137,3 +139,20 @@ test: deps-check
 
 clean:
 	rm -rf $(BUILD)
+
+# The demo: docs/examples/ served on loopback ports, state under
+# build/demo/ (demo/run, demo/stop).  Installs and builds what is missing
+# first, as "make test" does; running it again stops the previous demo.
+DEMO_DIR := $(BUILD)/demo
+DEB_PACKAGES += curl
+
+demo: deps-check
+	$(MAKE) all $(BUILD)/hello-c
+	demo/run $(CURDIR)/$(DEMO_DIR)
+
+demo-stop:
+	demo/stop $(CURDIR)/$(DEMO_DIR)
+
+$(BUILD)/hello-c: docs/examples/hello.c
+	@mkdir -p $(BUILD)
+	$(CC) $(CFLAGS) $(WARN) -o $@ $<

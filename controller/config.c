@@ -8,12 +8,14 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
+#include "faas_scaler.h"
 
 
 typedef int (*faas_config_set_pt)(faas_config_t *cfg, const char *value,
@@ -55,6 +57,26 @@ static int faas_config_set_stop_grace(faas_config_t *cfg, const char *value,
     char *err, size_t errlen);
 static int faas_config_set_log_level(faas_config_t *cfg, const char *value,
     char *err, size_t errlen);
+static int faas_config_set_scaler(faas_config_t *cfg, const char *value,
+    char *err, size_t errlen);
+static int faas_config_set_tick(faas_config_t *cfg, const char *value,
+    char *err, size_t errlen);
+static int faas_config_set_stable_window(faas_config_t *cfg,
+    const char *value, char *err, size_t errlen);
+static int faas_config_set_panic_window(faas_config_t *cfg,
+    const char *value, char *err, size_t errlen);
+static int faas_config_set_panic_threshold(faas_config_t *cfg,
+    const char *value, char *err, size_t errlen);
+static int faas_config_set_up_rate(faas_config_t *cfg, const char *value,
+    char *err, size_t errlen);
+static int faas_config_set_down_rate(faas_config_t *cfg, const char *value,
+    char *err, size_t errlen);
+static int faas_config_set_utilization(faas_config_t *cfg,
+    const char *value, char *err, size_t errlen);
+static int faas_config_set_metrics_stale(faas_config_t *cfg,
+    const char *value, char *err, size_t errlen);
+static int faas_config_set_instance_expiry(faas_config_t *cfg,
+    const char *value, char *err, size_t errlen);
 
 
 static const faas_config_option_t  faas_config_options[] = {
@@ -72,6 +94,21 @@ static const faas_config_option_t  faas_config_options[] = {
     { "drain-timeout",  "FAAS_DRAIN_TIMEOUT",  faas_config_set_drain_timeout },
     { "stop-grace",     "FAAS_STOP_GRACE",     faas_config_set_stop_grace },
     { "log-level",      "FAAS_LOG_LEVEL",      faas_config_set_log_level },
+    { "scaler",         "FAAS_SCALER",         faas_config_set_scaler },
+    { "tick",           "FAAS_TICK",           faas_config_set_tick },
+    { "stable-window",  "FAAS_STABLE_WINDOW",  faas_config_set_stable_window },
+    { "panic-window",   "FAAS_PANIC_WINDOW",   faas_config_set_panic_window },
+    { "panic-threshold", "FAAS_PANIC_THRESHOLD",
+      faas_config_set_panic_threshold },
+    { "max-scale-up-rate", "FAAS_MAX_SCALE_UP_RATE",
+      faas_config_set_up_rate },
+    { "max-scale-down-rate", "FAAS_MAX_SCALE_DOWN_RATE",
+      faas_config_set_down_rate },
+    { "target-utilization", "FAAS_TARGET_UTILIZATION",
+      faas_config_set_utilization },
+    { "metrics-stale",  "FAAS_METRICS_STALE",  faas_config_set_metrics_stale },
+    { "instance-expiry", "FAAS_INSTANCE_EXPIRY",
+      faas_config_set_instance_expiry },
 };
 
 #define FAAS_CONFIG_NOPTIONS                                                  \
@@ -107,6 +144,36 @@ static const char  faas_config_usage_text[] =
     "  --stop-grace TIME       FAAS_STOP_GRACE      SIGTERM to SIGKILL (10s)\n"
     "  --log-level LEVEL       FAAS_LOG_LEVEL       error, warn, info or debug\n"
     "                                               (info)\n"
+    "\n"
+    "Scaling (docs/scaling.md; min, max, target and idle come from each\n"
+    "function's \"scale\" directive in nginx.conf):\n"
+    "\n"
+    "  --scaler on|off         FAAS_SCALER          decide desired counts from\n"
+    "                                               nginx's metrics; off: only\n"
+    "                                               by hand and by wakes (on)\n"
+    "  --tick TIME             FAAS_TICK            decision interval (2s)\n"
+    "  --stable-window TIME    FAAS_STABLE_WINDOW   averaging window (60s)\n"
+    "  --panic-window TIME     FAAS_PANIC_WINDOW    burst window, at most the\n"
+    "                                               stable window (6s)\n"
+    "  --panic-threshold PCT   FAAS_PANIC_THRESHOLD panic when the burst\n"
+    "                                               window asks for PCT% of\n"
+    "                                               the ready replicas (200)\n"
+    "  --max-scale-up-rate X   FAAS_MAX_SCALE_UP_RATE\n"
+    "                                               at most X times more per\n"
+    "                                               decision (1000)\n"
+    "  --max-scale-down-rate X FAAS_MAX_SCALE_DOWN_RATE\n"
+    "                                               at most X times fewer per\n"
+    "                                               decision (2)\n"
+    "  --target-utilization PCT\n"
+    "                          FAAS_TARGET_UTILIZATION\n"
+    "                                               target share of\n"
+    "                                               \"concurrency\" when no\n"
+    "                                               target= is set (70)\n"
+    "  --metrics-stale TIME    FAAS_METRICS_STALE   older nginx metrics are\n"
+    "                                               missing: no scale-down (5s)\n"
+    "  --instance-expiry TIME  FAAS_INSTANCE_EXPIRY an nginx silent this long\n"
+    "                                               is gone, no longer missing\n"
+    "                                               (60s)\n"
     "  --help                                       this text\n"
     "\n"
     "TIME is a number with a unit: 500ms, 30s, 2m (no unit: seconds).\n";
@@ -525,6 +592,157 @@ faas_config_set_log_level(faas_config_t *cfg, const char *value, char *err,
 }
 
 
+static int
+faas_config_set_scaler(faas_config_t *cfg, const char *value, char *err,
+    size_t errlen)
+{
+    if (strcmp(value, "on") == 0) {
+        cfg->scaler = 1;
+
+    } else if (strcmp(value, "off") == 0) {
+        cfg->scaler = 0;
+
+    } else {
+        return faas_config_fail(err, errlen, "--scaler \"%s\": expected on "
+                                "or off", value);
+    }
+
+    return 0;
+}
+
+
+static int
+faas_config_set_tick(faas_config_t *cfg, const char *value, char *err,
+    size_t errlen)
+{
+    if (faas_config_set_time(&cfg->tick_ms, "tick", value, err, errlen)
+        != 0)
+    {
+        return -1;
+    }
+
+    if (cfg->tick_ms < 10) {
+        return faas_config_fail(err, errlen, "--tick \"%s\": at least 10ms",
+                                value);
+    }
+
+    return 0;
+}
+
+
+static int
+faas_config_set_stable_window(faas_config_t *cfg, const char *value,
+    char *err, size_t errlen)
+{
+    return faas_config_set_time(&cfg->stable_window_ms, "stable-window",
+                                value, err, errlen);
+}
+
+
+static int
+faas_config_set_panic_window(faas_config_t *cfg, const char *value,
+    char *err, size_t errlen)
+{
+    return faas_config_set_time(&cfg->panic_window_ms, "panic-window",
+                                value, err, errlen);
+}
+
+
+static int
+faas_config_set_panic_threshold(faas_config_t *cfg, const char *value,
+    char *err, size_t errlen)
+{
+    long  pct;
+
+    if (faas_config_number(value, 100, 100000, &pct) != 0) {
+        return faas_config_fail(err, errlen, "--panic-threshold \"%s\": "
+                                "expected a percentage from 100 to 100000",
+                                value);
+    }
+
+    cfg->panic_threshold_pct = (int) pct;
+
+    return 0;
+}
+
+
+/* a factor such as 2 or 1.5, from 1 to 1000000 */
+
+static int
+faas_config_rate(double *rate, const char *flag, const char *value,
+    char *err, size_t errlen)
+{
+    char    *end;
+    double   v;
+
+    errno = 0;
+    v = (*value >= '0' && *value <= '9') ? strtod(value, &end) : NAN;
+
+    if (errno || isnan(v) || *end != '\0' || v < 1.0 || v > 1000000.0) {
+        return faas_config_fail(err, errlen, "--%s \"%s\": expected a "
+                                "number from 1 to 1000000, such as 2 or 1.5",
+                                flag, value);
+    }
+
+    *rate = v;
+
+    return 0;
+}
+
+
+static int
+faas_config_set_up_rate(faas_config_t *cfg, const char *value, char *err,
+    size_t errlen)
+{
+    return faas_config_rate(&cfg->max_scale_up_rate, "max-scale-up-rate",
+                            value, err, errlen);
+}
+
+
+static int
+faas_config_set_down_rate(faas_config_t *cfg, const char *value, char *err,
+    size_t errlen)
+{
+    return faas_config_rate(&cfg->max_scale_down_rate, "max-scale-down-rate",
+                            value, err, errlen);
+}
+
+
+static int
+faas_config_set_utilization(faas_config_t *cfg, const char *value,
+    char *err, size_t errlen)
+{
+    long  pct;
+
+    if (faas_config_number(value, 1, 100, &pct) != 0) {
+        return faas_config_fail(err, errlen, "--target-utilization \"%s\": "
+                                "expected a percentage from 1 to 100", value);
+    }
+
+    cfg->utilization_pct = (int) pct;
+
+    return 0;
+}
+
+
+static int
+faas_config_set_metrics_stale(faas_config_t *cfg, const char *value,
+    char *err, size_t errlen)
+{
+    return faas_config_set_time(&cfg->metrics_stale_ms, "metrics-stale",
+                                value, err, errlen);
+}
+
+
+static int
+faas_config_set_instance_expiry(faas_config_t *cfg, const char *value,
+    char *err, size_t errlen)
+{
+    return faas_config_set_time(&cfg->instance_expiry_ms, "instance-expiry",
+                                value, err, errlen);
+}
+
+
 static const char *
 faas_config_getenv(char *const *envp, const char *name)
 {
@@ -581,6 +799,17 @@ faas_config_defaults(faas_config_t *cfg)
     cfg->drain_timeout_ms = 30000;
     cfg->stop_grace_ms = 10000;
     cfg->log_level = FAAS_LOG_INFO;
+
+    cfg->scaler = 1;
+    cfg->tick_ms = 2000;
+    cfg->stable_window_ms = FAAS_SCALER_STABLE_WINDOW_MS;
+    cfg->panic_window_ms = FAAS_SCALER_PANIC_WINDOW_MS;
+    cfg->panic_threshold_pct = (int) (FAAS_SCALER_PANIC_THRESHOLD * 100);
+    cfg->max_scale_up_rate = FAAS_SCALER_MAX_UP_RATE;
+    cfg->max_scale_down_rate = FAAS_SCALER_MAX_DOWN_RATE;
+    cfg->utilization_pct = FAAS_SCALER_UTILIZATION_PCT;
+    cfg->metrics_stale_ms = FAAS_SCALER_STALE_MS;
+    cfg->instance_expiry_ms = 60000;
 }
 
 
@@ -654,6 +883,19 @@ faas_config_parse(faas_config_t *cfg, int argc, char *const *argv,
     if (cfg->redis_user && cfg->redis_password == NULL) {
         return faas_config_fail(err, errlen, "--redis-user needs "
                                 "--redis-password (or FAAS_REDIS_PASSWORD)");
+    }
+
+    if (cfg->panic_window_ms > cfg->stable_window_ms) {
+        return faas_config_fail(err, errlen, "--panic-window (%d ms) must "
+                                "not be longer than --stable-window (%d ms)",
+                                cfg->panic_window_ms, cfg->stable_window_ms);
+    }
+
+    if (cfg->instance_expiry_ms < cfg->metrics_stale_ms) {
+        return faas_config_fail(err, errlen, "--instance-expiry (%d ms) must "
+                                "not be shorter than --metrics-stale (%d ms)",
+                                cfg->instance_expiry_ms,
+                                cfg->metrics_stale_ms);
     }
 
     if (cfg->log_dir[0] == '\0') {

@@ -48,6 +48,19 @@ typedef struct {
     int               drain_timeout_ms;
     int               stop_grace_ms;
     faas_log_level_t  log_level;
+
+    /* the scaler (docs/scaling.md); the policy's per-function knobs come
+       from the specs, these are the same for every revision */
+    int               scaler;               /* 0: desired counts by hand */
+    int               tick_ms;              /* decision interval */
+    int               stable_window_ms;
+    int               panic_window_ms;
+    int               panic_threshold_pct;  /* 200: panic at 2x ready */
+    double            max_scale_up_rate;
+    double            max_scale_down_rate;
+    int               utilization_pct;      /* target share of concurrency */
+    int               metrics_stale_ms;     /* older snapshots are missing */
+    int               instance_expiry_ms;   /* silent this long: nginx gone */
 } faas_config_t;
 
 

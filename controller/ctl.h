@@ -11,6 +11,8 @@
 
 
 #include "config.h"
+#include "faas_scaler.h"
+#include "metrics.h"
 #include "plan.h"
 #include "pool.h"
 #include "ports.h"
@@ -59,18 +61,33 @@ struct faas_revision_s {
     const faas_spec_revision_t  *spec;
 
     int                          requested;         /* desired hash, -1 */
-    int                          requested_by_wake;
+    int                          requested_demand;  /* by a wake or the
+                                                       scaler, not by hand */
     int                          desired;
     const char                  *cannot_run;        /* why not, or NULL */
     long long                    start_at_ms;       /* no start before */
     unsigned long                fingerprint;       /* of exec, image, env */
     char                         reason[FAAS_REASON_MAX];
 
+    /* the scaler (autoscale.c) */
+    faas_scaler_state_t          scaler;
+    faas_metrics_peers_t         peers;             /* nginx instances */
+    int                          pinned;            /* a count by hand */
+    int                          decided;           /* the scaler's count */
+    int                          policy_logged;
+    char                         desired_reason[FAAS_REASON_MAX];
+
+    /* the desired hash as the controller last wrote it */
+    int                          desired_written;
+    int                          written_replicas;
+    char                         written_reason[FAAS_REASON_MAX];
+
     /* the status hash as last written, to write only changes */
     int                          status_written;
     int                          status_desired;
     faas_plan_summary_t          status;
     char                         status_reason[FAAS_REASON_MAX];
+    char                         status_desired_reason[FAAS_REASON_MAX];
 
     size_t                       index;             /* scratch, for plans */
 };
@@ -182,12 +199,14 @@ typedef struct {
     char                    ch_endpoints[FAAS_PREFIX_MAX + 16];
     char                    ch_specs[FAAS_PREFIX_MAX + 16];
     char                    ch_wake[FAAS_PREFIX_MAX + 16];
+    char                    ch_desired[FAAS_PREFIX_MAX + 16];
 
     long long               specs_at_ms;    /* next reads */
     long long               desired_at_ms;
     long long               drain_at_ms;
     long long               sweep_at_ms;
     long long               heartbeat_at_ms;
+    long long               scale_at_ms;
     long long               started_ms;
     int                     schema_logged;
     int                     reconcile;      /* something changed: plan */
@@ -204,6 +223,13 @@ faas_revision_t *faas_revision_find(faas_ctl_t *ctl, const char *function,
 /* the same, created (undeclared) when missing; NULL when out of memory */
 faas_revision_t *faas_revision_get(faas_ctl_t *ctl, const char *function,
     const char *revision);
+
+/*
+ * The replicas of rev that count towards its desired count (starting,
+ * adopting, ready, waiting to restart), and in *ready those ready
+ * (reconcile.c).
+ */
+int faas_revision_counted(faas_ctl_t *ctl, faas_revision_t *rev, int *ready);
 
 /* the replica with that id, NULL if none (replica.c) */
 faas_replica_t *faas_replica_find(faas_ctl_t *ctl, const char *id);

@@ -1,8 +1,8 @@
 /*
  * Copyright (C) nginx-faas developers
  *
- * A revision's desired replica count from its spec and the request in
- * Redis (see desired.h).
+ * A revision's desired replica count from its spec and the count
+ * requested for it (see desired.h).
  */
 
 #include "desired.h"
@@ -15,7 +15,7 @@ faas_desired_count(const faas_desired_input_t *in)
 
     count = in->requested > 0 ? in->requested : 0;
 
-    if (in->weight_pct == 0 && !in->requested_by_wake) {
+    if (in->weight_pct == 0 && !in->demand) {
         count = 0;
     }
 

@@ -4,8 +4,8 @@
  * faas-controller: flags into a config, the runtime, Redis and the thread
  * pool set up, the replicas left by a previous run adopted, then the loop:
  * poll the signal pipe, the pool's completions and the Redis subscriber,
- * and on every turn read what is due from Redis, plan, run timers and
- * report.  On SIGTERM or SIGINT it exits and leaves the replicas running,
+ * and on every turn read what is due from Redis, decide when a scaling
+ * tick is due, plan, run timers and report.  On SIGTERM or SIGINT it exits and leaves the replicas running,
  * so that a restarted controller adopts them.
  */
 
@@ -20,6 +20,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "autoscale.h"
 #include "log.h"
 #include "reconcile.h"
 #include "replica.h"
@@ -158,6 +159,9 @@ faas_on_message(const char *channel, const char *message, size_t len,
     if (strcmp(channel, ctl->ch_wake) == 0) {
         faas_reconcile_wake_message(ctl, message, len);
 
+    } else if (strcmp(channel, ctl->ch_desired) == 0) {
+        faas_reconcile_desired_message(ctl, message, len);
+
     } else if (strcmp(channel, ctl->ch_specs) == 0) {
         faas_reconcile_specs_soon(ctl);
     }
@@ -180,6 +184,8 @@ faas_ctl_names(faas_ctl_t *ctl)
              p);
     snprintf(ctl->ch_specs, sizeof(ctl->ch_specs), "%.64sch:specs", p);
     snprintf(ctl->ch_wake, sizeof(ctl->ch_wake), "%.64sch:wake", p);
+    snprintf(ctl->ch_desired, sizeof(ctl->ch_desired), "%.64sch:desired",
+             p);
 }
 
 
@@ -191,7 +197,7 @@ faas_ctl_init(faas_ctl_t *ctl, const faas_config_t *cfg, char *err,
 {
     char                  why[256];
     size_t                i, n;
-    const char           *channels[2];
+    const char           *channels[3];
     faas_replica_info_t  *list;
 
     memset(ctl, 0, sizeof(faas_ctl_t));
@@ -208,8 +214,9 @@ faas_ctl_init(faas_ctl_t *ctl, const faas_config_t *cfg, char *err,
 
     channels[0] = ctl->ch_specs;
     channels[1] = ctl->ch_wake;
+    channels[2] = ctl->ch_desired;
 
-    ctl->redis = faas_redis_new(cfg, channels, 2);
+    ctl->redis = faas_redis_new(cfg, channels, 3);
 
     if (ctl->redis == NULL) {
         snprintf(err, errlen, "out of memory");
@@ -304,6 +311,7 @@ faas_loop(faas_ctl_t *ctl)
         }
 
         faas_reconcile_poll(ctl, now);
+        faas_autoscale_tick(ctl, now);
 
         if (ctl->reconcile) {
             faas_reconcile_apply(ctl);
@@ -382,8 +390,19 @@ main(int argc, char **argv, char **envp)
     }
 
     faas_log_info("faas-controller started: redis %s, prefix %s, runtime "
-                  "%s, ports %d-%d, state %s", cfg.redis_addr, cfg.prefix,
-                  cfg.runtime, cfg.port_lo, cfg.port_hi, cfg.state_dir);
+                  "%s, ports %d-%d, state %s, scaler %s", cfg.redis_addr,
+                  cfg.prefix, cfg.runtime, cfg.port_lo, cfg.port_hi,
+                  cfg.state_dir, cfg.scaler ? "on" : "off");
+
+    if (cfg.scaler) {
+        faas_log_info("scaler: tick %d ms, stable window %d ms, panic window "
+                      "%d ms at %d%%, rates up %g down %g, utilization %d%%, "
+                      "metrics stale after %d ms, nginx gone after %d ms",
+                      cfg.tick_ms, cfg.stable_window_ms, cfg.panic_window_ms,
+                      cfg.panic_threshold_pct, cfg.max_scale_up_rate,
+                      cfg.max_scale_down_rate, cfg.utilization_pct,
+                      cfg.metrics_stale_ms, cfg.instance_expiry_ms);
+    }
 
     faas_loop(&ctl);
 

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "autoscale.h"
 #include "desired.h"
 #include "log.h"
 #include "reconcile.h"
@@ -317,8 +318,8 @@ faas_reconcile_specs_soon(faas_ctl_t *ctl)
 }
 
 
-static int
-faas_reconcile_counted(faas_ctl_t *ctl, faas_revision_t *rev, int *ready)
+int
+faas_revision_counted(faas_ctl_t *ctl, faas_revision_t *rev, int *ready)
 {
     int              counted;
     faas_replica_t  *rp;
@@ -341,7 +342,8 @@ faas_reconcile_counted(faas_ctl_t *ctl, faas_revision_t *rev, int *ready)
 
 /*
  * A wake for a revision with no replica running or starting takes it to
- * one at once; while one exists, more wakes change nothing.
+ * one at once, whoever owned its count (a request is waiting); while one
+ * exists, more wakes change nothing.
  */
 
 static void
@@ -349,7 +351,7 @@ faas_reconcile_wake(faas_ctl_t *ctl, faas_revision_t *rev)
 {
     int  ready;
 
-    if (faas_reconcile_counted(ctl, rev, &ready) > 0 || rev->cannot_run) {
+    if (faas_revision_counted(ctl, rev, &ready) > 0 || rev->cannot_run) {
         return;
     }
 
@@ -360,8 +362,8 @@ faas_reconcile_wake(faas_ctl_t *ctl, faas_revision_t *rev)
         rev->requested = 1;
     }
 
-    rev->requested_by_wake = 1;
-    faas_store_write_wake(ctl, rev);
+    rev->requested_demand = 1;
+    faas_autoscale_woken(ctl, rev, faas_now_ms());
 
     ctl->reconcile = 1;
     faas_reconcile_apply(ctl);
@@ -394,6 +396,39 @@ faas_reconcile_wake_message(faas_ctl_t *ctl, const char *message, size_t len)
 
 
 /*
+ * "FN REV" on the desired channel: someone wrote the revision's desired
+ * hash and wants it applied now rather than at the next poll.
+ */
+
+void
+faas_reconcile_desired_message(faas_ctl_t *ctl, const char *message,
+    size_t len)
+{
+    char              function[FAAS_NAME_MAX + 1];
+    char              revision[FAAS_NAME_MAX + 1];
+    faas_revision_t  *rev;
+
+    if (faas_spec_split_names(message, len, ' ', function, revision) != 0) {
+        faas_log_warn("ignored desired message \"%.*s\": expected \"FN "
+                      "REV\"", (int) (len > 128 ? 128 : len), message);
+        return;
+    }
+
+    rev = faas_revision_find(ctl, function, revision);
+
+    if (rev == NULL || rev->spec == NULL) {
+        faas_log_debug("desired message for %s/%s, which is not declared",
+                       function, revision);
+        return;
+    }
+
+    if (faas_store_read_desired_one(ctl, rev, faas_autoscale_desired) == 0) {
+        faas_reconcile_apply(ctl);
+    }
+}
+
+
+/*
  * A member of the wake set: demand recorded by nginx, also for a
  * controller that missed the message.  It counts while younger than the
  * function's queue timeout (a parked request waits that long) and is
@@ -422,7 +457,7 @@ faas_reconcile_wake_member(faas_ctl_t *ctl, const char *function,
     fresh = rev->fn->spec.queue_timeout_ms ? rev->fn->spec.queue_timeout_ms
                                            : FAAS_WAKE_DEFAULT_MS;
 
-    (void) faas_reconcile_counted(ctl, rev, &ready);
+    (void) faas_revision_counted(ctl, rev, &ready);
 
     if (ready || age > fresh) {
         faas_store_remove_wake(ctl, function, revision);
@@ -453,7 +488,7 @@ faas_reconcile_poll(faas_ctl_t *ctl, long long now)
     if (now >= ctl->desired_at_ms && ctl->specs_known) {
         ctl->desired_at_ms = now + FAAS_DESIRED_POLL_MS;
 
-        (void) faas_store_read_desired(ctl);
+        (void) faas_store_read_desired(ctl, faas_autoscale_desired);
         faas_reconcile_apply(ctl);
         (void) faas_store_read_wakes(ctl, faas_reconcile_wake_member);
     }
@@ -480,6 +515,8 @@ faas_reconcile_redis_back(faas_ctl_t *ctl)
     for (rp = ctl->replicas; rp; rp = rp->next) {
         rp->record_dirty = 1;
     }
+
+    faas_autoscale_redis_back(ctl);
 }
 
 
@@ -538,7 +575,7 @@ faas_reconcile_table(faas_ctl_t *ctl, long long now,
             in.scale_max = rev->fn->spec.scale_max;
             in.weight_pct = rev->spec->weight_pct;
             in.requested = rev->requested;
-            in.requested_by_wake = rev->requested_by_wake;
+            in.demand = rev->requested_demand;
 
             rev->desired = faas_desired_count(&in);
         }
@@ -672,6 +709,7 @@ faas_reconcile_forget_revision(faas_ctl_t *ctl, faas_revision_t *rev)
         }
     }
 
+    faas_autoscale_free(rev);
     free(rev);
 }
 
@@ -740,6 +778,7 @@ faas_reconcile_free(faas_ctl_t *ctl)
 
     for (rev = ctl->revisions; rev; rev = rnext) {
         rnext = rev->next;
+        faas_autoscale_free(rev);
         free(rev);
     }
 

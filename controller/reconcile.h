@@ -3,7 +3,7 @@
  *
  * The reconcile loop's steps, called by main.c: keep the declared
  * functions and revisions in step with Redis (specs, desired counts, wake
- * signals), plan and apply the difference with the replicas, and mirror
+ * signals; the scaler's decisions are autoscale.c's), plan and apply the difference with the replicas, and mirror
  * the outcome into Redis (status hashes, replica records, sweeps).
  */
 
@@ -22,6 +22,10 @@ void faas_reconcile_specs_soon(faas_ctl_t *ctl);
 
 /* After a reconnection: re-read and rewrite everything. */
 void faas_reconcile_redis_back(faas_ctl_t *ctl);
+
+/* A message on the desired channel: "FN REV" (read its hash now). */
+void faas_reconcile_desired_message(faas_ctl_t *ctl, const char *message,
+    size_t len);
 
 /* A message on the wake channel: "FN REV". */
 void faas_reconcile_wake_message(faas_ctl_t *ctl, const char *message,

@@ -334,6 +334,11 @@ faas_redis_read(faas_redis_t *r, faas_redis_message_pt handler, void *data)
         }
 
         freeReplyObject(reply);
+
+        if (r->sub == NULL) {
+            /* the handler's commands found the link broken: dropped */
+            return;
+        }
     }
 }
 

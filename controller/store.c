@@ -18,7 +18,6 @@
 
 
 #define FAAS_STORE_SCAN_COUNT     "500"
-#define FAAS_STORE_INSTANCES_MAX  256
 
 
 static const char *
@@ -110,14 +109,64 @@ faas_store_read_specs(faas_ctl_t *ctl, redisReply **specs, char *err,
 }
 
 
-int
-faas_store_read_desired(faas_ctl_t *ctl)
+/* one HMGET reply of a desired hash into d; 0, or -1 when not an array */
+
+static int
+faas_store_desired_reply(faas_ctl_t *ctl, faas_revision_t *rev,
+    redisReply *reply, faas_store_desired_t *d)
 {
-    int               n, rc;
-    char             *end;
-    long              count;
-    redisReply       *reply;
-    faas_revision_t  *rev;
+    char        *end;
+    long         count;
+    redisReply  *e;
+
+    memset(d, 0, sizeof(faas_store_desired_t));
+    d->replicas = -1;
+
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3) {
+        return -1;
+    }
+
+    e = reply->element[0];
+
+    if (e->type == REDIS_REPLY_STRING) {
+        d->present = 1;
+        count = strtol(e->str, &end, 10);
+
+        if (*end != '\0' || end == e->str || count < 0 || count > 100000) {
+            faas_log_debug("%sdesired:%s:%s: bad replicas \"%.32s\"",
+                           ctl->cfg->prefix, rev->function, rev->revision,
+                           e->str);
+
+        } else {
+            d->replicas = (int) count;
+        }
+    }
+
+    e = reply->element[1];
+
+    if (e->type == REDIS_REPLY_STRING) {
+        d->present = 1;
+        snprintf(d->reason, sizeof(d->reason), "%s", e->str);
+    }
+
+    e = reply->element[2];
+
+    if (e->type == REDIS_REPLY_STRING) {
+        d->present = 1;
+        snprintf(d->by, sizeof(d->by), "%s", e->str);
+    }
+
+    return 0;
+}
+
+
+int
+faas_store_read_desired(faas_ctl_t *ctl, faas_store_desired_pt handler)
+{
+    int                    n, rc;
+    redisReply            *reply;
+    faas_revision_t       *rev;
+    faas_store_desired_t   d;
 
     n = 0;
 
@@ -127,7 +176,7 @@ faas_store_read_desired(faas_ctl_t *ctl)
         }
 
         if (faas_redis_append(ctl->redis, "HMGET %sdesired:%s:%s replicas "
-                              "reason", ctl->cfg->prefix, rev->function,
+                              "reason by", ctl->cfg->prefix, rev->function,
                               rev->revision) != 0)
         {
             return -1;
@@ -137,6 +186,8 @@ faas_store_read_desired(faas_ctl_t *ctl)
     }
 
     rc = 0;
+
+    /* the replies come in the order of the revisions asked for */
 
     for (rev = ctl->revisions; rev && n; rev = rev->next) {
         if (rev->spec == NULL) {
@@ -150,35 +201,12 @@ faas_store_read_desired(faas_ctl_t *ctl)
             return -1;
         }
 
-        if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2) {
-            freeReplyObject(reply);
+        if (faas_store_desired_reply(ctl, rev, reply, &d) != 0) {
             rc = -1;
-            continue;
+
+        } else {
+            handler(ctl, rev, &d);
         }
-
-        count = -1;
-
-        if (reply->element[0]->type == REDIS_REPLY_STRING) {
-            count = strtol(reply->element[0]->str, &end, 10);
-
-            if (*end != '\0' || end == reply->element[0]->str || count < 0
-                || count > 100000)
-            {
-                faas_log_debug("%sdesired:%s:%s: bad replicas \"%.32s\"",
-                               ctl->cfg->prefix, rev->function, rev->revision,
-                               reply->element[0]->str);
-                count = -1;
-            }
-        }
-
-        if (count != rev->requested) {
-            ctl->reconcile = 1;
-        }
-
-        rev->requested = (int) count;
-        rev->requested_by_wake = reply->element[1]->type == REDIS_REPLY_STRING
-                                 && strcmp(reply->element[1]->str, "wake")
-                                    == 0;
 
         freeReplyObject(reply);
     }
@@ -187,15 +215,150 @@ faas_store_read_desired(faas_ctl_t *ctl)
 }
 
 
-void
-faas_store_write_wake(faas_ctl_t *ctl, faas_revision_t *rev)
+int
+faas_store_read_desired_one(faas_ctl_t *ctl, faas_revision_t *rev,
+    faas_store_desired_pt handler)
 {
-    redisReply  *reply;
+    int                    rc;
+    redisReply            *reply;
+    faas_store_desired_t   d;
 
-    reply = faas_redis_command(ctl->redis, "HSET %sdesired:%s:%s replicas 1 "
-                               "reason wake at_ms %lld", ctl->cfg->prefix,
-                               rev->function, rev->revision, faas_now_ms());
-    (void) faas_store_ok(reply);
+    reply = faas_redis_command(ctl->redis, "HMGET %sdesired:%s:%s replicas "
+                               "reason by", ctl->cfg->prefix, rev->function,
+                               rev->revision);
+
+    if (reply == NULL) {
+        return -1;
+    }
+
+    rc = faas_store_desired_reply(ctl, rev, reply, &d);
+
+    if (rc == 0) {
+        handler(ctl, rev, &d);
+    }
+
+    freeReplyObject(reply);
+
+    return rc;
+}
+
+
+int
+faas_store_write_desired(faas_ctl_t *ctl, faas_revision_t *rev,
+    int replicas, const char *reason)
+{
+    if (!faas_redis_connected(ctl->redis)) {
+        return -1;
+    }
+
+    return faas_store_ok(faas_redis_command(ctl->redis, "HSET %sdesired:%s:%s "
+                                            "replicas %d reason %s at_ms %lld "
+                                            "by " FAAS_STORE_BY_CONTROLLER,
+                                            ctl->cfg->prefix, rev->function,
+                                            rev->revision, replicas, reason,
+                                            faas_now_ms()))
+           ? 0 : -1;
+}
+
+
+int
+faas_store_read_metrics(faas_ctl_t *ctl, long long since_ms,
+    faas_store_instance_t **instances, size_t *n)
+{
+    int                     failed;
+    size_t                  i, count;
+    redisReply             *list, *id, *score, *hash;
+    faas_store_instance_t  *in;
+
+    *instances = NULL;
+    *n = 0;
+
+    list = faas_redis_command(ctl->redis, "ZRANGEBYSCORE %s %lld +inf "
+                              "WITHSCORES LIMIT 0 %d", ctl->key_instances,
+                              since_ms, FAAS_STORE_INSTANCES_MAX);
+
+    if (list == NULL || list->type != REDIS_REPLY_ARRAY) {
+        (void) faas_store_ok(list);
+        return -1;
+    }
+
+    in = calloc(list->elements / 2 + 1, sizeof(faas_store_instance_t));
+
+    if (in == NULL) {
+        freeReplyObject(list);
+        return -1;
+    }
+
+    count = 0;
+
+    for (i = 0; i + 1 < list->elements; i += 2) {
+        id = list->element[i];
+        score = list->element[i + 1];
+
+        if (id->type != REDIS_REPLY_STRING || score->type != REDIS_REPLY_STRING
+            || id->len > FAAS_METRICS_INSTANCE_MAX
+            || memchr(id->str, '\0', id->len) != NULL)
+        {
+            continue;
+        }
+
+        if (faas_redis_append(ctl->redis, "HGETALL %smetrics:%b",
+                              ctl->cfg->prefix, id->str, id->len) != 0)
+        {
+            break;
+        }
+
+        memcpy(in[count].instance, id->str, id->len);
+        in[count].instance[id->len] = '\0';
+        in[count].flushed_ms = (long long) strtod(score->str, NULL);
+        count++;
+    }
+
+    freeReplyObject(list);
+
+    /* every reply is taken, even after an error, to keep the link in step */
+
+    failed = 0;
+
+    for (i = 0; i < count; i++) {
+        hash = faas_redis_reply(ctl->redis);
+
+        if (hash == NULL) {
+            faas_store_metrics_free(in, i);
+            return -1;
+        }
+
+        if (hash->type != REDIS_REPLY_ARRAY) {
+            (void) faas_store_ok(hash);
+            failed = 1;
+            hash = NULL;
+        }
+
+        in[i].fields = hash;
+    }
+
+    if (failed) {
+        faas_store_metrics_free(in, count);
+        return -1;
+    }
+
+    *instances = in;
+    *n = count;
+
+    return 0;
+}
+
+
+void
+faas_store_metrics_free(faas_store_instance_t *instances, size_t n)
+{
+    size_t  i;
+
+    for (i = 0; i < n; i++) {
+        freeReplyObject(instances[i].fields);
+    }
+
+    free(instances);
 }
 
 
@@ -350,7 +513,8 @@ faas_store_write_status(faas_ctl_t *ctl, faas_revision_t *rev,
         && rev->status.running == summary->running
         && rev->status.ready == summary->ready
         && rev->status.state == summary->state
-        && strcmp(rev->status_reason, rev->reason) == 0)
+        && strcmp(rev->status_reason, rev->reason) == 0
+        && strcmp(rev->status_desired_reason, rev->desired_reason) == 0)
     {
         return;
     }
@@ -360,9 +524,10 @@ faas_store_write_status(faas_ctl_t *ctl, faas_revision_t *rev,
     }
 
     reply = faas_redis_command(ctl->redis, "HSET %sstatus:%s:%s desired %d "
-                               "running %d ready %d state %s reason %s "
-                               "updated_ms %lld", ctl->cfg->prefix,
-                               rev->function, rev->revision, rev->desired,
+                               "desired_reason %s running %d ready %d "
+                               "state %s reason %s updated_ms %lld",
+                               ctl->cfg->prefix, rev->function, rev->revision,
+                               rev->desired, rev->desired_reason,
                                summary->running, summary->ready,
                                faas_plan_state_name(summary->state),
                                rev->reason, faas_now_ms());
@@ -372,6 +537,7 @@ faas_store_write_status(faas_ctl_t *ctl, faas_revision_t *rev,
         rev->status_desired = rev->desired;
         rev->status = *summary;
         strcpy(rev->status_reason, rev->reason);
+        strcpy(rev->status_desired_reason, rev->desired_reason);
     }
 }
 
@@ -434,9 +600,10 @@ int
 faas_store_read_drain(faas_ctl_t *ctl, faas_replica_t *rp,
     faas_drain_report_t *reports, size_t max, size_t *n)
 {
+    int          failed;
     size_t       i, count;
     long long    flushed[FAAS_STORE_INSTANCES_MAX];
-    redisReply  *instances, *value, *id;
+    redisReply  *instances, *value, *id, *field;
 
     *n = 0;
 
@@ -460,7 +627,7 @@ faas_store_read_drain(faas_ctl_t *ctl, faas_replica_t *rp,
 
         if (id->type != REDIS_REPLY_STRING
             || instances->element[i + 1]->type != REDIS_REPLY_STRING
-            || faas_redis_append(ctl->redis, "HGET %smetrics:%b %s:%s",
+            || faas_redis_append(ctl->redis, "HMGET %smetrics:%b %s:%s",
                                  ctl->cfg->prefix, id->str, id->len,
                                  rp->revision->function,
                                  rp->revision->revision) != 0)
@@ -474,6 +641,10 @@ faas_store_read_drain(faas_ctl_t *ctl, faas_replica_t *rp,
 
     freeReplyObject(instances);
 
+    /* HMGET, not HGET: the documented ACL allows it (+hmget) */
+
+    failed = 0;
+
     for (i = 0; i < count; i++) {
         value = faas_redis_reply(ctl->redis);
 
@@ -481,13 +652,24 @@ faas_store_read_drain(faas_ctl_t *ctl, faas_replica_t *rp,
             return -1;
         }
 
-        if (value->type == REDIS_REPLY_STRING) {
-            (void) faas_drain_parse(value->str, value->len, rp->id,
+        field = (value->type == REDIS_REPLY_ARRAY && value->elements == 1)
+                ? value->element[0] : NULL;
+
+        if (field && field->type == REDIS_REPLY_STRING) {
+            (void) faas_drain_parse(field->str, field->len, rp->id,
                                     &reports[*n]);
 
-        } else {
+        } else if (field && field->type == REDIS_REPLY_NIL) {
             /* this nginx does not declare the revision */
             memset(&reports[*n], 0, sizeof(faas_drain_report_t));
+
+        } else {
+            /* an error (NOPERM...): not known to be idle, so it waits */
+            if (value->type == REDIS_REPLY_ERROR) {
+                faas_log_error("redis: %s", value->str);
+            }
+
+            failed = 1;
         }
 
         reports[*n].flushed_ms = flushed[i];
@@ -496,7 +678,7 @@ faas_store_read_drain(faas_ctl_t *ctl, faas_replica_t *rp,
         freeReplyObject(value);
     }
 
-    return 0;
+    return failed ? -1 : 0;
 }
 
 

@@ -16,6 +16,9 @@
 #include "drain.h"
 
 
+#define FAAS_STORE_INSTANCES_MAX  256
+
+
 /*
  * Reads <prefix>schema and <prefix>specs.  Returns 1 with the specs hash
  * reply in *specs (field, value, ...; the caller frees it), 0 when nginx
@@ -25,11 +28,61 @@
 int faas_store_read_specs(faas_ctl_t *ctl, redisReply **specs, char *err,
     size_t errlen);
 
-/* Reads every declared revision's <prefix>desired:FN:REV request. */
-int faas_store_read_desired(faas_ctl_t *ctl);
+/* the "by" of the counts the controller writes (its scaler's, and wakes) */
+#define FAAS_STORE_BY_CONTROLLER  "controller"
 
-/* Records a wake's request: desired 1, reason "wake". */
-void faas_store_write_wake(faas_ctl_t *ctl, faas_revision_t *rev);
+
+/* a <prefix>desired:FN:REV hash as read */
+typedef struct {
+    int   present;                  /* the hash has one of the fields */
+    int   replicas;                 /* -1: missing or not a count */
+    char  reason[FAAS_REASON_MAX];  /* "" when missing */
+    char  by[64];                   /* "" when missing */
+} faas_store_desired_t;
+
+typedef void (*faas_store_desired_pt)(faas_ctl_t *ctl, faas_revision_t *rev,
+    const faas_store_desired_t *desired);
+
+
+/*
+ * Reads every declared revision's <prefix>desired:FN:REV hash (one
+ * pipeline) and calls handler for each.  Returns 0, or -1 when the link
+ * is down or a reply was not what HMGET answers.
+ */
+int faas_store_read_desired(faas_ctl_t *ctl, faas_store_desired_pt handler);
+
+/* The same for one revision. */
+int faas_store_read_desired_one(faas_ctl_t *ctl, faas_revision_t *rev,
+    faas_store_desired_pt handler);
+
+/*
+ * Writes a count into <prefix>desired:FN:REV: replicas, reason, at_ms now
+ * and by FAAS_STORE_BY_CONTROLLER.  Returns 0, or -1 when Redis did not
+ * take it.
+ */
+int faas_store_write_desired(faas_ctl_t *ctl, faas_revision_t *rev,
+    int replicas, const char *reason);
+
+
+/* one nginx instance's metrics, as read at a decision tick */
+typedef struct {
+    char         instance[FAAS_METRICS_INSTANCE_MAX + 1];
+    long long    flushed_ms;        /* its score in <prefix>instances */
+    redisReply  *fields;            /* HGETALL of <prefix>metrics:<it>:
+                                       field, value, ...; maybe empty */
+} faas_store_instance_t;
+
+/*
+ * Reads the nginx instances that flushed since since_ms (at most
+ * FAAS_STORE_INSTANCES_MAX) and each one's metrics hash, in one pipeline.
+ * Returns 0 with an array the caller frees with faas_store_metrics_free(),
+ * or -1 when the link is down or Redis answered with an error (the tick's
+ * metrics are then missing).
+ */
+int faas_store_read_metrics(faas_ctl_t *ctl, long long since_ms,
+    faas_store_instance_t **instances, size_t *n);
+
+void faas_store_metrics_free(faas_store_instance_t *instances, size_t n);
 
 /*
  * Reads the <prefix>wake sorted set; calls fn for each member that names

@@ -29,6 +29,14 @@
 #define NGX_HTTP_FAAS_FAIL_AVOID_MS   2000
 
 
+/* a replica's address: numeric IPv4 or IPv6, never a unix socket */
+typedef union {
+    struct sockaddr                 sockaddr;
+    struct sockaddr_in              sockaddr_in;
+    struct sockaddr_in6             sockaddr_in6;
+} ngx_http_faas_sockaddr_t;
+
+
 typedef enum {
     NGX_HTTP_FAAS_REPLICA_READY = 0,
     NGX_HTTP_FAAS_REPLICA_GONE          /* unpublished; drains, then freed */
@@ -72,7 +80,7 @@ typedef struct {
     ngx_http_faas_replica_state_e   state;
     ngx_uint_t                      seen;       /* resync bookkeeping */
     socklen_t                       socklen;
-    ngx_sockaddr_t                  sockaddr;
+    ngx_http_faas_sockaddr_t        sockaddr;
     size_t                          id_len;
     size_t                          addr_len;
     u_char                          id[NGX_HTTP_FAAS_REPLICA_ID_MAX];
@@ -214,27 +222,39 @@ typedef struct {
 
 /* where a request goes: a copy of a replica's address, in worker memory */
 typedef struct {
-    ngx_sockaddr_t                  sockaddr;
+    ngx_http_faas_sockaddr_t        sockaddr;
     socklen_t                       socklen;
     ngx_str_t                       name;
     u_char                          text[NGX_HTTP_FAAS_ADDR_TEXT_MAX];
 } ngx_http_faas_peer_t;
 
 
+#define NGX_HTTP_FAAS_TRIED_MAX     8
+
+typedef struct ngx_http_faas_ctx_s  ngx_http_faas_ctx_t;
+
+/* a request's place in the queue, allocated only for those that wait */
 typedef struct {
+    ngx_http_faas_ctx_t            *ctx;
+    ngx_queue_t                     queue;       /* in revision->parked */
+    ngx_event_t                     event;       /* timeout, then release */
+    ngx_msec_t                      started;
+} ngx_http_faas_wait_t;
+
+
+/* kept small: it shares the request's pool with nginx's own needs */
+struct ngx_http_faas_ctx_s {
     ngx_http_request_t             *request;
     ngx_http_faas_function_conf_t  *function;
     ngx_http_faas_revision_conf_t  *revision;
     ngx_str_t                       function_name; /* as requested */
 
     ngx_http_faas_replica_t        *replica;     /* holds one slot on it */
-    ngx_http_faas_replica_t        *tried[8];    /* refused this request */
+    ngx_http_faas_replica_t       **tried;       /* refused this request */
     ngx_uint_t                      ntried;
     ngx_http_faas_peer_t            peer;        /* last replica used */
 
-    ngx_queue_t                     queue;       /* in revision->parked */
-    ngx_event_t                     timer;       /* the queue timeout */
-    ngx_msec_t                      wait_started;
+    ngx_http_faas_wait_t           *wait;
     ngx_msec_t                      wait_ms;     /* $faas_queue_time */
 
     ngx_http_faas_stage_e           stage;
@@ -243,7 +263,7 @@ typedef struct {
 
     unsigned                        queued:1;    /* holds a queue place */
     unsigned                        cold:1;      /* waited for a start */
-} ngx_http_faas_ctx_t;
+};
 
 
 extern ngx_module_t  ngx_http_faas_module;

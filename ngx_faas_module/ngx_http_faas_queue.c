@@ -117,8 +117,6 @@ ngx_http_faas_admit(ngx_http_request_t *r, ngx_http_faas_ctx_t *ctx)
         return NGX_DONE;
     }
 
-    ctx->wait_started = ngx_current_msec;
-
     /* a client that goes away while waiting must lose its place before the
      * request is logged, so the abort is handled by a request cleanup */
 
@@ -193,7 +191,7 @@ ngx_http_faas_park(ngx_http_request_t *r, ngx_http_faas_ctx_t *ctx)
 {
     ngx_msec_t  waited;
 
-    waited = ngx_current_msec - ctx->wait_started;
+    waited = ngx_current_msec - ctx->wait->started;
 
     if (waited >= ctx->function->queue_timeout_ms) {
         /* the body alone took longer than the queue allows */
@@ -223,15 +221,15 @@ ngx_http_faas_enqueue(ngx_http_request_t *r, ngx_http_faas_ctx_t *ctx,
 
     ctx->stage = NGX_HTTP_FAAS_PARKED;
 
-    ngx_queue_insert_tail(&rev->parked, &ctx->queue);
+    ngx_queue_insert_tail(&rev->parked, &ctx->wait->queue);
     rev->nparked++;
     ngx_http_faas_parked_total++;
 
-    ctx->timer.handler = ngx_http_faas_timeout_handler;
-    ctx->timer.data = r;
-    ctx->timer.log = r->connection->log;
+    ctx->wait->event.handler = ngx_http_faas_timeout_handler;
+    ctx->wait->event.data = r;
+    ctx->wait->event.log = r->connection->log;
 
-    ngx_add_timer(&ctx->timer, timeout);
+    ngx_add_timer(&ctx->wait->event, timeout);
 
     if (!ngx_http_faas_recheck.timer_set) {
         ngx_add_timer(&ngx_http_faas_recheck, NGX_HTTP_FAAS_QUEUE_RECHECK_MS);
@@ -291,7 +289,6 @@ ngx_http_faas_replay(ngx_http_faas_ctx_t *ctx)
     r->main->count += 2;
     (*u->cleanup)(r);
 
-    ctx->wait_started = ngx_current_msec;
     ctx->cold = (ctx->revision->shm->nready == 0);
 
     ngx_http_faas_enqueue(r, ctx, ctx->function->queue_timeout_ms);
@@ -311,8 +308,9 @@ ngx_http_faas_replay(ngx_http_faas_ctx_t *ctx)
 void
 ngx_http_faas_queue_wake(ngx_http_faas_revision_conf_t *rev)
 {
-    ngx_queue_t          *q, *next;
-    ngx_http_faas_ctx_t  *ctx;
+    ngx_queue_t           *q, *next;
+    ngx_http_faas_ctx_t   *ctx;
+    ngx_http_faas_wait_t  *wait;
 
     for (q = ngx_queue_head(&rev->parked);
          q != ngx_queue_sentinel(&rev->parked);
@@ -325,7 +323,8 @@ ngx_http_faas_queue_wake(ngx_http_faas_revision_conf_t *rev)
             return;
         }
 
-        ctx = ngx_queue_data(q, ngx_http_faas_ctx_t, queue);
+        wait = ngx_queue_data(q, ngx_http_faas_wait_t, queue);
+        ctx = wait->ctx;
 
         if (ngx_http_faas_take_slot(ctx) == NGX_OK) {
             ngx_http_faas_release(ctx);
@@ -367,7 +366,7 @@ ngx_http_faas_release(ngx_http_faas_ctx_t *ctx)
 
     ngx_http_faas_unpark(ctx);
 
-    ctx->wait_ms = ngx_current_msec - ctx->wait_started;
+    ctx->wait_ms = ngx_current_msec - ctx->wait->started;
 
     (void) ngx_atomic_fetch_add(&srev->waits, 1);
     (void) ngx_atomic_fetch_add(&srev->wait_ms, ctx->wait_ms);
@@ -380,8 +379,8 @@ ngx_http_faas_release(ngx_http_faas_ctx_t *ctx)
     /* go on from a posted event: the caller may be in the middle of
      * another request's finalization or of a Redis reply */
 
-    ctx->timer.handler = ngx_http_faas_release_handler;
-    ngx_post_event(&ctx->timer, &ngx_posted_events);
+    ctx->wait->event.handler = ngx_http_faas_release_handler;
+    ngx_post_event(&ctx->wait->event, &ngx_posted_events);
 }
 
 
@@ -429,7 +428,7 @@ ngx_http_faas_timed_out(ngx_http_request_t *r, ngx_http_faas_ctx_t *ctx)
 {
     ngx_int_t  rc;
 
-    ctx->wait_ms = ngx_current_msec - ctx->wait_started;
+    ctx->wait_ms = ngx_current_msec - ctx->wait->started;
     ctx->status = NGX_HTTP_FAAS_ST_TIMEOUT;
 
     (void) ngx_atomic_fetch_add(&ctx->revision->shm->timeouts, 1);
@@ -462,7 +461,7 @@ ngx_http_faas_queue_abort(void *data)
 
     ngx_http_faas_unpark(ctx);
 
-    ctx->wait_ms = ngx_current_msec - ctx->wait_started;
+    ctx->wait_ms = ngx_current_msec - ctx->wait->started;
     ctx->status = NGX_HTTP_FAAS_ST_ABORTED;
 
     (void) ngx_atomic_fetch_add(&ctx->revision->shm->aborted, 1);
@@ -480,12 +479,12 @@ ngx_http_faas_unpark(ngx_http_faas_ctx_t *ctx)
         return;
     }
 
-    ngx_queue_remove(&ctx->queue);
+    ngx_queue_remove(&ctx->wait->queue);
     ctx->revision->nparked--;
     ngx_http_faas_parked_total--;
 
-    if (ctx->timer.timer_set) {
-        ngx_del_timer(&ctx->timer);
+    if (ctx->wait->event.timer_set) {
+        ngx_del_timer(&ctx->wait->event);
     }
 
     ctx->stage = NGX_HTTP_FAAS_READING_BODY;
@@ -502,6 +501,16 @@ ngx_http_faas_queue_reserve(ngx_http_faas_ctx_t *ctx)
 {
     ngx_atomic_uint_t              queued;
     ngx_http_faas_shm_function_t  *sfn;
+
+    if (ctx->wait == NULL) {
+        ctx->wait = ngx_pcalloc(ctx->request->pool,
+                                sizeof(ngx_http_faas_wait_t));
+        if (ctx->wait == NULL) {
+            return NGX_ERROR;
+        }
+
+        ctx->wait->ctx = ctx;
+    }
 
     sfn = ctx->function->shm;
 
@@ -520,6 +529,7 @@ ngx_http_faas_queue_reserve(ngx_http_faas_ctx_t *ctx)
     (void) ngx_atomic_fetch_add(&ctx->revision->shm->parked, 1);
 
     ctx->queued = 1;
+    ctx->wait->started = ngx_current_msec;
 
     return NGX_OK;
 }
@@ -551,8 +561,8 @@ ngx_http_faas_request_done(ngx_http_faas_ctx_t *ctx)
 {
     ngx_http_faas_unpark(ctx);
 
-    if (ctx->timer.posted) {
-        ngx_delete_posted_event(&ctx->timer);
+    if (ctx->wait && ctx->wait->event.posted) {
+        ngx_delete_posted_event(&ctx->wait->event);
     }
 
     ngx_http_faas_queue_leave(ctx);

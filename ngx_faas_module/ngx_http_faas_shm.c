@@ -551,7 +551,7 @@ ngx_http_faas_replica_set_locked(ngx_http_faas_shm_revision_t *srev,
         srev->wake_sent = 0;
     }
 
-    ngx_memcpy(&rp->sockaddr, sa, socklen);
+    ngx_memcpy(&rp->sockaddr, sa, ngx_min(socklen, sizeof(rp->sockaddr)));
     rp->socklen = socklen;
 
     rp->addr_len = ngx_min(addr->len, NGX_HTTP_FAAS_ADDR_TEXT_MAX);

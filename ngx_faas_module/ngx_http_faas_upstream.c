@@ -111,8 +111,7 @@ ngx_http_faas_upstream_init_peer(ngx_http_request_t *r,
      * not refused this request yet */
 
     r->upstream->peer.tries = 1 + ngx_min(ctx->revision->shm->nready,
-                                          sizeof(ctx->tried)
-                                          / sizeof(ctx->tried[0]));
+                                          NGX_HTTP_FAAS_TRIED_MAX);
 
     return NGX_OK;
 }
@@ -161,7 +160,13 @@ ngx_http_faas_upstream_free_peer(ngx_peer_connection_t *pc, void *data,
          * back the replica may be freed and its memory reused, at worst
          * costing this one request a try */
 
-        if (ctx->ntried < sizeof(ctx->tried) / sizeof(ctx->tried[0])) {
+        if (ctx->tried == NULL) {
+            ctx->tried = ngx_palloc(ctx->request->pool,
+                                    NGX_HTTP_FAAS_TRIED_MAX
+                                    * sizeof(ngx_http_faas_replica_t *));
+        }
+
+        if (ctx->tried && ctx->ntried < NGX_HTTP_FAAS_TRIED_MAX) {
             ctx->tried[ctx->ntried++] = ctx->replica;
         }
     }

@@ -135,8 +135,9 @@ sub test_engine {
     my $cdk_containers = sub { $e->containers(%CDK) };
     my $desired = sub {
         my ($fn, $n) = @_;
+        # "by": a count by hand, which a scaler that is on leaves alone
         $t->redis('HSET', "faas:desired:$fn:v1", 'replicas', $n,
-                  'reason', 'test', 'at_ms', int(time * 1000));
+                  'reason', 'test', 'at_ms', int(time * 1000), 'by', 'test');
     };
     my $gone = sub {
         my ($what) = @_;
@@ -295,15 +296,16 @@ sub test_engine {
     is($e->api_calls_matching($create_cdk), $cdk_creates, "$E no cdk container was created");
     is_deeply([ keys %{ $c->endpoints('cdk', 'v1') } ], [ $id ], "$E its endpoint is kept");
     is($t->get('/function/cdk/x')->{status}, 200, "$E it answers through nginx");
-    like($c->log, qr/adopt/i, "$E the controller logs the adoption");
+    like($c->log, qr/found replica \Q$id\E of cdk\/v1 on 127\.0\.0\.1:\d+/,
+         "$E the restarted controller logs that it found $id");
 
     # --- desired 0: stopped and removed ----------------------------------------
 
     $desired->('cdk', 0);
     $desired->('nox', 0);
     $gone->('desired 0');
-    my ($addr) = $rec->{address} =~ /:(\d+)$/;
-    is(HTTP::Tiny->new(timeout => 2)->get("http://127.0.0.1:$addr/healthz")->{status}, 599,
+    my ($port) = $rec->{address} =~ /:(\d+)$/;
+    is(HTTP::Tiny->new(timeout => 2)->get("http://127.0.0.1:$port/healthz")->{status}, 599,
        "$E its port is closed");
 
     $c->stop;

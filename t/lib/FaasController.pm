@@ -215,6 +215,44 @@ sub endpoints {
     return { @{ $self->{t}->redis('HGETALL', "faas:endpoints:$fn:$rev") || [] } };
 }
 
+# $c->desired($fn, $rev): the <prefix>desired:FN:REV hash (replicas,
+# reason, at_ms, by), {} when there is none.
+sub desired {
+    my ($self, $fn, $rev) = @_;
+    return { @{ $self->{t}->redis('HGETALL', "faas:desired:$fn:$rev") || [] } };
+}
+
+# $c->count($fn, $rev): how many replica processes of FN/REV run now
+# (replica ids are "<fn>-<rev>-<hex>").
+sub count {
+    my ($self, $fn, $rev) = @_;
+    my $prefix = "$fn-$rev-";
+    return scalar grep { index($_, $prefix) == 0 } values %{ $self->replica_pids };
+}
+
+# $c->watch($t, $seconds, $fn, $rev): samples every 20 ms for that long
+# the replica processes of FN/REV and its endpoints in Redis; returns
+# { procs_max, procs_min, endpoints_max, endpoints_min, samples } (the
+# Redis figures leave out samples taken while Redis did not answer).
+sub watch {
+    my ($self, $t, $seconds, $fn, $rev) = @_;
+    my %w = (samples => 0);
+    my $deadline = time + $seconds;
+    while (time < $deadline) {
+        my $procs = $self->count($fn, $rev);
+        my $eps = eval { scalar keys %{ $self->endpoints($fn, $rev) } };
+        for ([ procs => $procs ], [ endpoints => $eps ]) {
+            my ($name, $v) = @$_;
+            next unless defined $v;
+            $w{"${name}_max"} = $v if !defined $w{"${name}_max"} || $v > $w{"${name}_max"};
+            $w{"${name}_min"} = $v if !defined $w{"${name}_min"} || $v < $w{"${name}_min"};
+        }
+        $w{samples}++;
+        sleep 0.02;
+    }
+    return \%w;
+}
+
 sub log {
     my ($self) = @_;
     open(my $fh, '<', $self->{log}) or return '';
@@ -268,6 +306,83 @@ sub DESTROY { $_[0]->cleanup }
 
 END {
     $_->cleanup for values %LIVE;
+}
+
+
+# Sustained load for the scaling tests: clients that each send one GET
+# after another (a new connection each, HTTP::Tiny) to a FaasTest's nginx
+# until their time is up, so that the concurrency nginx sees is the number
+# of clients (with ?sleep_ms=N to hold each request on the replica).
+#
+#   my $load = FaasController::Load->start($t, '/function/f/x?sleep_ms=300',
+#                                          clients => 8, seconds => 5);
+#   ... sample while it runs ...
+#   my $statuses = $load->wait;          # { 200 => 93, ... }
+package FaasController::Load;
+
+use POSIX ();
+use Time::HiRes qw(time sleep);
+
+my %LOADS;
+
+sub start {
+    my ($class, $t, $path, %opt) = @_;
+    my $clients = $opt{clients} // 4;
+    my $seconds = $opt{seconds} // 5;
+    my $self = bless { pids => [], files => [], owner => $$ }, $class;
+    for my $i (1 .. $clients) {
+        my $file = $t->prefix . "/load-$$-" . int(rand(1e9)) . "-$i";
+        my $pid = fork // die "fork: $!";
+        if ($pid == 0) {
+            my %status;
+            my $deadline = time + $seconds;
+            while (time < $deadline) {
+                my $res = eval { $t->get($path) } || { status => 599 };
+                $status{ $res->{status} }++;
+            }
+            if (open(my $fh, '>', $file)) {
+                print $fh map { "$_ $status{$_}\n" } sort keys %status;
+                close $fh;
+            }
+            POSIX::_exit(0);
+        }
+        push @{ $self->{pids} }, $pid;
+        push @{ $self->{files} }, $file;
+    }
+    $LOADS{"$self"} = $self;
+    return $self;
+}
+
+# Waits for every client; returns { status => count } over all of them.
+sub wait {
+    my ($self) = @_;
+    waitpid($_, 0) for @{ $self->{pids} };
+    $self->{pids} = [];
+    delete $LOADS{"$self"};
+    my %total;
+    for my $file (@{ $self->{files} }) {
+        open(my $fh, '<', $file) or next;
+        while (<$fh>) {
+            my ($status, $n) = split;
+            $total{$status} += $n;
+        }
+        close $fh;
+        unlink $file;
+    }
+    return \%total;
+}
+
+# Stops the clients at once (SIGKILL), for a test that ends early.
+sub kill {
+    my ($self) = @_;
+    CORE::kill('KILL', @{ $self->{pids} }) if @{ $self->{pids} };
+    return $self->wait;
+}
+
+END {
+    for my $load (values %LOADS) {
+        $load->kill if $load->{owner} == $$;
+    }
 }
 
 1;

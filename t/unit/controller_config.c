@@ -147,11 +147,70 @@ main(void)
            "stray argument");
     ok(strchr(err, '\n') == NULL, "errors are one line");
 
+    /* the scaler's settings */
+    is_int(parse(&cfg, NULL, err, NULL, NULL, NULL), 0, "defaults again");
+    is_int(cfg.scaler, 1, "the scaler is on by default");
+    is_int(cfg.tick_ms, 2000, "tick 2s");
+    is_int(cfg.stable_window_ms, 60000, "stable window 60s");
+    is_int(cfg.panic_window_ms, 6000, "panic window 6s");
+    is_int(cfg.panic_threshold_pct, 200, "panic at 200%");
+    ok(cfg.max_scale_up_rate == 1000.0, "up rate 1000");
+    ok(cfg.max_scale_down_rate == 2.0, "down rate 2");
+    is_int(cfg.utilization_pct, 70, "utilization 70%");
+    is_int(cfg.metrics_stale_ms, 5000, "metrics stale after 5s");
+    is_int(cfg.instance_expiry_ms, 60000, "nginx gone after 60s");
+
+    is_int(parse(&cfg, NULL, err, "--scaler", "off", NULL), 0, "--scaler off");
+    is_int(cfg.scaler, 0, "off");
+    is_int(parse(&cfg, NULL, err, "--scaler", "maybe", NULL), -1,
+           "--scaler takes on or off");
+    is_str(err, "--scaler \"maybe\": expected on or off", "its message");
+    is_int(parse(&cfg, NULL, err, "--tick", "500ms", NULL), 0, "--tick");
+    is_int(cfg.tick_ms, 500, "500 ms");
+    is_int(parse(&cfg, NULL, err, "--tick", "5ms", NULL), -1,
+           "a tick under 10 ms");
+    is_int(parse(&cfg, NULL, err, "--max-scale-down-rate", "1.5", NULL), 0,
+           "a rate with a fraction");
+    ok(cfg.max_scale_down_rate == 1.5, "1.5");
+    is_int(parse(&cfg, NULL, err, "--max-scale-up-rate", "0.5", NULL), -1,
+           "a rate under 1");
+    is_int(parse(&cfg, NULL, err, "--max-scale-up-rate", "nan", NULL), -1,
+           "nan is no rate");
+    is_int(parse(&cfg, NULL, err, "--max-scale-up-rate", "2x", NULL), -1,
+           "a rate with trailing text");
+    is_int(parse(&cfg, NULL, err, "--panic-threshold", "99", NULL), -1,
+           "a panic threshold under 100%");
+    is_int(parse(&cfg, NULL, err, "--target-utilization", "101", NULL), -1,
+           "utilization over 100%");
+    is_int(parse(&cfg, NULL, err, "--stable-window", "4s", "--panic-window=5s"),
+           -1, "a panic window longer than the stable window");
+    ok(strstr(err, "--panic-window") != NULL, "says which");
+    is_int(parse(&cfg, NULL, err, "--stable-window", "4s", "--panic-window=1s"),
+           0, "short windows");
+    is_int(cfg.stable_window_ms, 4000, "stable 4s");
+    is_int(cfg.panic_window_ms, 1000, "panic 1s");
+    is_int(parse(&cfg, NULL, err, "--instance-expiry", "2s", NULL), -1,
+           "an expiry shorter than the staleness bound");
+    {
+        char  *env_scale[] = { "FAAS_SCALER=off", "FAAS_TICK=250ms",
+                               "FAAS_METRICS_STALE=1s",
+                               "FAAS_INSTANCE_EXPIRY=3s", NULL };
+
+        is_int(parse(&cfg, env_scale, err, "--scaler", "on", NULL), 0,
+               "scaler settings from the environment");
+        is_int(cfg.scaler, 1, "the flag wins over FAAS_SCALER");
+        is_int(cfg.tick_ms, 250, "FAAS_TICK");
+        is_int(cfg.metrics_stale_ms, 1000, "FAAS_METRICS_STALE");
+        is_int(cfg.instance_expiry_ms, 3000, "FAAS_INSTANCE_EXPIRY");
+    }
+
     is_int(parse(&cfg, NULL, err, "--redis", "x:1", "--help"), 1,
            "--help asks for the usage");
     ok(strstr(faas_config_usage(), "--drain-timeout") != NULL
        && strstr(faas_config_usage(), "FAAS_STOP_GRACE") != NULL
-       && strstr(faas_config_usage(), "--redis-db") != NULL,
+       && strstr(faas_config_usage(), "--redis-db") != NULL
+       && strstr(faas_config_usage(), "--tick") != NULL
+       && strstr(faas_config_usage(), "FAAS_SCALER") != NULL,
        "the usage lists flags and variables");
 
     return tap_done();

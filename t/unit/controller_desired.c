@@ -8,7 +8,7 @@
 
 
 static int
-count(int min, int max, int weight, int requested, int wake)
+count(int min, int max, int weight, int requested, int demand)
 {
     faas_desired_input_t  in;
 
@@ -16,7 +16,7 @@ count(int min, int max, int weight, int requested, int wake)
     in.scale_max = max;
     in.weight_pct = weight;
     in.requested = requested;
-    in.requested_by_wake = wake;
+    in.demand = demand;
 
     return faas_desired_count(&in);
 }
@@ -32,8 +32,8 @@ main(void)
     is_int(count(0, 4, 100, 9, 0), 4, "capped by max");
     is_int(count(0, 0, 100, 50, 0), 50, "max 0: no cap");
     is_int(count(1, 0, 0, 5, 0), 1, "weight 0 keeps only its min");
-    is_int(count(0, 0, 0, 1, 1), 1, "weight 0: a wake still counts");
-    is_int(count(0, 0, 0, 3, 1), 3, "weight 0: the wake's request");
+    is_int(count(0, 0, 0, 1, 1), 1, "weight 0: demand (a wake) still counts");
+    is_int(count(0, 0, 0, 3, 1), 3, "weight 0: the scaler's count (demand)");
     is_int(count(3, 2, 100, -1, 0), 2, "max wins over min (never both in "
            "a valid spec)");
 
