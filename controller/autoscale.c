@@ -103,34 +103,56 @@ faas_autoscale_sample(faas_ctl_t *ctl, faas_revision_t *rev, int have,
         return sample;
     }
 
-    if (nbad) {
+    /* logged when it starts, not at every tick */
+
+    if (nbad && !rev->metrics_logged) {
         faas_log_warn("%zu metrics record%s of %s/%s in %smetrics:* do not "
-                      "parse: scaling frozen", nbad, nbad == 1 ? "" : "s",
-                      rev->function, rev->revision, ctl->cfg->prefix);
+                      "parse: its scaling is frozen until they do", nbad,
+                      nbad == 1 ? "" : "s", rev->function, rev->revision,
+                      ctl->cfg->prefix);
     }
+
+    rev->metrics_logged = (nbad != 0);
 
     return faas_scaler_sum(snaps, nsnaps, now, ctl->cfg->metrics_stale_ms);
 }
 
 
-/* writes the revision's count and reason when Redis does not have them */
+/*
+ * Writes the scaler's count and reason when Redis does not have them.
+ * Returns 0 (written, or nothing to write, or Redis away: the decision
+ * stands), or 1 when the hash holds a count by hand, which wins.
+ */
 
-static void
-faas_autoscale_write(faas_ctl_t *ctl, faas_revision_t *rev)
+static int
+faas_autoscale_write(faas_ctl_t *ctl, faas_revision_t *rev, int replicas,
+    const char *reason)
 {
-    if (rev->desired_written && rev->written_replicas == rev->requested
-        && strcmp(rev->written_reason, rev->desired_reason) == 0)
+    int  rc;
+
+    if (rev->desired_written && rev->written_replicas == replicas
+        && strcmp(rev->written_reason, reason) == 0)
     {
-        return;
+        return 0;
     }
 
-    if (faas_store_write_desired(ctl, rev, rev->requested, rev->desired_reason)
-        == 0)
-    {
-        rev->desired_written = 1;
-        rev->written_replicas = rev->requested;
-        strcpy(rev->written_reason, rev->desired_reason);
+    rc = faas_store_write_desired(ctl, rev, replicas, reason, 1);
+
+    if (rc == 1) {
+        /* read it at the next turn of the loop */
+        rev->desired_written = 0;
+        ctl->desired_at_ms = 0;
+        return 1;
     }
+
+    if (rc == 0) {
+        rev->desired_written = 1;
+        rev->written_replicas = replicas;
+        snprintf(rev->written_reason, sizeof(rev->written_reason), "%s",
+                 reason);
+    }
+
+    return 0;
 }
 
 
@@ -157,6 +179,11 @@ faas_autoscale_decide(faas_ctl_t *ctl, faas_revision_t *rev, long long now)
 
     d = faas_scaler_decide(&rev->scaler, &policy, now, ready, rev->desired);
 
+    if (faas_autoscale_write(ctl, rev, (int) d.desired, d.reason) != 0) {
+        /* a count by hand arrived: it is taken at the next read */
+        return;
+    }
+
     if (d.desired != rev->desired) {
         faas_log_info("scaling %s/%s from %d to %lld: %s (concurrency %.2f "
                       "over %d ms, %.2f over %d ms; target %.2f)",
@@ -181,8 +208,6 @@ faas_autoscale_decide(faas_ctl_t *ctl, faas_revision_t *rev, long long now)
     rev->decided = 1;
     snprintf(rev->desired_reason, sizeof(rev->desired_reason), "%s",
              d.reason);
-
-    faas_autoscale_write(ctl, rev);
 }
 
 
@@ -267,9 +292,16 @@ faas_autoscale_woken(faas_ctl_t *ctl, faas_revision_t *rev, long long now)
     }
 
     snprintf(rev->desired_reason, sizeof(rev->desired_reason), "wake");
+
+    /* a request waits: the wake's count wins over one by hand */
+
     rev->desired_written = 0;
 
-    faas_autoscale_write(ctl, rev);
+    if (faas_store_write_desired(ctl, rev, rev->requested, "wake", 0) == 0) {
+        rev->desired_written = 1;
+        rev->written_replicas = rev->requested;
+        strcpy(rev->written_reason, "wake");
+    }
 }
 
 
@@ -277,32 +309,46 @@ void
 faas_autoscale_desired(faas_ctl_t *ctl, faas_revision_t *rev,
     const faas_store_desired_t *d)
 {
-    int  pinned, demand;
+    int  pinned, demand, count, ready;
 
     pinned = d->by[0] != '\0' && strcmp(d->by, FAAS_STORE_BY_CONTROLLER) != 0;
 
     if (ctl->cfg->scaler && !pinned) {
         if (rev->pinned) {
+            /*
+             * Given back ("by" removed, or Redis lost the hash): the
+             * scaler goes on from the count by hand, at its own pace.
+             */
+
             faas_log_info("desired count of %s/%s given back to the scaler",
                           rev->function, rev->revision);
             rev->pinned = 0;
+            rev->decided = 1;
             rev->requested_demand = 1;
             rev->desired_written = 0;
             ctl->reconcile = 1;
+            return;
         }
 
         if (!rev->decided) {
             /*
              * Before this run's first decision, the count last written
-             * (by a previous run, say) is where the scaler starts from, so
-             * that the replicas it adopted are not stopped at once.
+             * (by a previous run, say) is where the scaler starts from;
+             * with none, the replicas found at start-up: so that the
+             * replicas it adopted are not stopped at once.
              */
 
-            if (d->replicas != rev->requested || !rev->requested_demand) {
+            count = d->replicas;
+
+            if (!d->present && faas_revision_counted(ctl, rev, &ready) > 0) {
+                count = faas_revision_counted(ctl, rev, &ready);
+            }
+
+            if (count != rev->requested || !rev->requested_demand) {
                 ctl->reconcile = 1;
             }
 
-            rev->requested = d->replicas;
+            rev->requested = count;
             rev->requested_demand = 1;
             snprintf(rev->desired_reason, sizeof(rev->desired_reason), "%s",
                      d->reason);

@@ -75,6 +75,7 @@ struct faas_revision_s {
     int                          pinned;            /* a count by hand */
     int                          decided;           /* the scaler's count */
     int                          policy_logged;
+    int                          metrics_logged;    /* bad records */
     char                         desired_reason[FAAS_REASON_MAX];
 
     /* the desired hash as the controller last wrote it */

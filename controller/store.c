@@ -245,19 +245,96 @@ faas_store_read_desired_one(faas_ctl_t *ctl, faas_revision_t *rev,
 
 int
 faas_store_write_desired(faas_ctl_t *ctl, faas_revision_t *rev,
-    int replicas, const char *reason)
+    int replicas, const char *reason, int unless_by_hand)
 {
+    int          i, ok, by_hand;
+    long long    now;
+    redisReply  *reply, *by;
+
     if (!faas_redis_connected(ctl->redis)) {
         return -1;
     }
 
-    return faas_store_ok(faas_redis_command(ctl->redis, "HSET %sdesired:%s:%s "
-                                            "replicas %d reason %s at_ms %lld "
-                                            "by " FAAS_STORE_BY_CONTROLLER,
-                                            ctl->cfg->prefix, rev->function,
-                                            rev->revision, replicas, reason,
-                                            faas_now_ms()))
-           ? 0 : -1;
+    now = faas_now_ms();
+
+    if (!unless_by_hand) {
+        return faas_store_ok(faas_redis_command(ctl->redis,
+                                 "HSET %sdesired:%s:%s replicas %d reason %s "
+                                 "at_ms %lld by " FAAS_STORE_BY_CONTROLLER,
+                                 ctl->cfg->prefix, rev->function,
+                                 rev->revision, replicas, reason, now))
+               ? 0 : -1;
+    }
+
+    /*
+     * Optimistic: the hash is watched, its "by" read, and the write made in
+     * a transaction that Redis aborts if anyone wrote the hash meanwhile,
+     * so that a count by hand is never overwritten, however close the two
+     * writes come.
+     */
+
+    if (faas_redis_append(ctl->redis, "WATCH %sdesired:%s:%s",
+                          ctl->cfg->prefix, rev->function, rev->revision)
+        != 0
+        || faas_redis_append(ctl->redis, "HMGET %sdesired:%s:%s by",
+                             ctl->cfg->prefix, rev->function, rev->revision)
+           != 0)
+    {
+        return -1;
+    }
+
+    ok = faas_store_ok(faas_redis_reply(ctl->redis));
+    reply = faas_redis_reply(ctl->redis);
+
+    if (reply == NULL) {
+        return -1;
+    }
+
+    by = (reply->type == REDIS_REPLY_ARRAY && reply->elements == 1)
+         ? reply->element[0] : NULL;
+
+    ok &= (by != NULL);
+    by_hand = by && by->type == REDIS_REPLY_STRING && by->len > 0
+              && strcmp(by->str, FAAS_STORE_BY_CONTROLLER) != 0;
+
+    (void) faas_store_ok(reply);
+
+    if (!ok || by_hand) {
+        (void) faas_store_ok(faas_redis_command(ctl->redis, "UNWATCH"));
+        return ok ? 1 : -1;
+    }
+
+    if (faas_redis_append(ctl->redis, "MULTI") != 0
+        || faas_redis_append(ctl->redis, "HSET %sdesired:%s:%s replicas %d "
+                             "reason %s at_ms %lld by "
+                             FAAS_STORE_BY_CONTROLLER, ctl->cfg->prefix,
+                             rev->function, rev->revision, replicas, reason,
+                             now) != 0
+        || faas_redis_append(ctl->redis, "EXEC") != 0)
+    {
+        return -1;
+    }
+
+    ok = 1;
+
+    for (i = 0; i < 2; i++) {
+        ok &= faas_store_ok(faas_redis_reply(ctl->redis));
+    }
+
+    reply = faas_redis_reply(ctl->redis);
+
+    if (reply == NULL) {
+        return -1;
+    }
+
+    /* a nil EXEC: the hash was written meanwhile (by hand, presumably) */
+
+    i = (reply->type == REDIS_REPLY_NIL) ? 1
+        : (ok && reply->type == REDIS_REPLY_ARRAY) ? 0 : -1;
+
+    (void) faas_store_ok(reply);
+
+    return i;
 }
 
 

@@ -57,11 +57,14 @@ int faas_store_read_desired_one(faas_ctl_t *ctl, faas_revision_t *rev,
 
 /*
  * Writes a count into <prefix>desired:FN:REV: replicas, reason, at_ms now
- * and by FAAS_STORE_BY_CONTROLLER.  Returns 0, or -1 when Redis did not
- * take it.
+ * and by FAAS_STORE_BY_CONTROLLER.  With unless_by_hand, only if the hash
+ * holds no count by hand (a "by" other than the controller's), checked
+ * and written atomically (WATCH, MULTI, EXEC).  Returns 0 when written, 1
+ * when left alone (a count by hand, or a write by someone else in the
+ * meantime: read the hash again), -1 when Redis did not take it.
  */
 int faas_store_write_desired(faas_ctl_t *ctl, faas_revision_t *rev,
-    int replicas, const char *reason);
+    int replicas, const char *reason, int unless_by_hand);
 
 
 /* one nginx instance's metrics, as read at a decision tick */

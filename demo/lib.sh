@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Helpers shared by demo/run and demo/stop (sourced, not run).
 #
 # The demo keeps everything under one state directory (build/demo by
@@ -67,12 +68,17 @@ wait_gone() {
 }
 
 
-# port_free PORT: nothing listens on 127.0.0.1:PORT (a bind succeeds).
+# port_free PORT [strict]: a bind to 127.0.0.1:PORT succeeds, with
+# SO_REUSEADDR as nginx and redis-server bind their ports, or, "strict",
+# without it, as faas-controller checks its replica ports: then a port that
+# still has connections in TIME_WAIT (a demo stopped a moment ago) is not
+# free either.
 port_free() {
     perl -MIO::Socket::INET -e '
         exit(IO::Socket::INET->new(LocalAddr => "127.0.0.1",
                                    LocalPort => $ARGV[0], Proto => "tcp",
-                                   ReuseAddr => 1, Listen => 1) ? 0 : 1)' "$1"
+                                   ReuseAddr => $ARGV[1] ne "strict",
+                                   Listen => 1) ? 0 : 1)' "$1" "${2:-}"
 }
 
 
@@ -89,14 +95,14 @@ first_free_port() {
 }
 
 
-# free_block LO HI SIZE: the first block of SIZE free ports in [LO, HI],
-# as "A-B".
+# free_block LO HI SIZE: the first block of SIZE strictly free ports in
+# [LO, HI], as "A-B".
 free_block() {
     local lo=$1 hi=$2 size=$3 a p ok
     for ((a = lo; a + size - 1 <= hi; a += size)); do
         ok=1
         for ((p = a; p < a + size; p++)); do
-            port_free "$p" || { ok=0; break; }
+            port_free "$p" strict || { ok=0; break; }
         done
         if [ "$ok" = 1 ]; then
             echo "$a-$((a + size - 1))"

@@ -57,7 +57,8 @@ $t->start_redis(password => 'adminpw');
 $t->redis('ACL', 'SETUSER', 'ctl', 'on', '>ctlpw', '~faas:*', '&faas:ch:*',
           '+get', '+set', '+hgetall', '+hmget', '+hset', '+hdel', '+hkeys', '+del',
           '+zrange', '+zrangebyscore', '+zrem', '+scan', '+multi', '+exec',
-          '+discard', '+publish', '+subscribe', '+ping', '+auth', '+select');
+          '+discard', '+watch', '+unwatch', '+publish', '+subscribe', '+ping',
+          '+auth', '+select');
 
 ($code, $out) = $c->run({}, '--redis', '127.0.0.1:' . $t->redis_port,
                         '--redis-user', 'ctl', '--redis-password', 'wrong',

@@ -5,7 +5,8 @@
 # that each keep one request in flight (?sleep_ms=300) for several seconds;
 # the replica count rises toward concurrency / target (8) and stops at
 # max (4): the ready endpoints in Redis and the replica processes, sampled
-# every 20 ms, never exceed 4.  Every request is answered 200.  Once the
+# every 20 ms, never exceed 4; the status page shows desired 4.  Every
+# request is answered 200.  Once the
 # load stops, the count goes down at most 2x per decision and reaches zero
 # after `idle`.
 #
@@ -61,6 +62,8 @@ server {
         proxy_http_version 1.1;
         proxy_set_header Connection "";
     }
+
+    location = /faas/status { faas_status; }
 }
 END
 
@@ -75,7 +78,7 @@ my $load = FaasController::Load->start($t, '/function/burst/x?sleep_ms=300',
                                        clients => $CLIENTS, seconds => $LOAD_S);
 
 # the desired counts the controller writes, sampled with the rest
-my (%reasons, $desired_max, $reached_ms);
+my (%reasons, $desired_max, $reached_ms, $status_max);
 my %w = (procs_max => 0, endpoints_max => 0, samples => 0);
 while (time < $t0 + $LOAD_S) {
     my $s = $c->watch($t, 0.2, 'burst', 'v1');
@@ -87,6 +90,13 @@ while (time < $t0 + $LOAD_S) {
         $desired_max = $d->{replicas} if !defined $desired_max || $d->{replicas} > $desired_max;
     }
     $reached_ms //= (time - $t0) * 1000 if $s->{endpoints_max} == $MAX;
+
+    # the status page shows the count the controller works towards
+    my $st = $t->get('/faas/status')->{json} || {};
+    my ($rev) = map { @{ $_->{revisions} } } grep { $_->{name} eq 'burst' }
+                @{ $st->{functions} || [] };
+    my $shown = ($rev && $rev->{controller}) ? $rev->{controller}{desired} : undef;
+    $status_max = $shown if defined $shown && (!defined $status_max || $shown > $status_max);
 }
 my $statuses = $load->wait;
 
@@ -95,17 +105,17 @@ is($w{endpoints_max}, $MAX, "the ready endpoints rose to max ($MAX), never above
 is($w{procs_max}, $MAX, "the replica processes rose to $MAX, never above");
 is($desired_max, $MAX, "the desired count rose to $MAX, never above");
 ok($reasons{'bounded by max'}, 'bounded by max: ' . join(', ', sort keys %reasons));
+is($status_max, $MAX, "the status page showed desired $MAX under \"controller\"");
 like($c->log, qr{scaling burst/v1 from 1 to 4: panic|scaling burst/v1 from \d to 4: bounded by max},
      'the scale-up is logged with its reason');
 my $total = 0;
 $total += $_ for values %$statuses;
 is($statuses->{200}, $total, "every request of the load was answered 200 ($total)");
-ok($total >= $CLIENTS * $LOAD_S, "and the load kept going ($total requests)");
+# 4 replicas of concurrency 1 serve 4 requests of 300 ms at a time
+ok($total >= $LOAD_S * $MAX, "and the load kept going ($total requests)");
 diag(sprintf('%d clients, target 1, max %d: %d replicas ready %.0f ms after the first '
              . 'request; %d requests in %d s', $CLIENTS, $MAX, $MAX, $reached_ms // -1,
              $total, $LOAD_S));
-
-my $stats = $t->get('/faas/status');
 
 # --- back down after the load ------------------------------------------------------
 

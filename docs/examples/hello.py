@@ -14,6 +14,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 class Hello(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # headers and body go out in two writes: without this, Nagle's
+    # algorithm holds the body back on a kept-alive connection (~40 ms)
+    disable_nagle_algorithm = True
 
     def do_GET(self):
         if self.path == "/healthz":

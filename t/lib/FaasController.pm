@@ -11,6 +11,13 @@ package FaasController;
 #   $c->replica_pids;                          # pids of its replicas
 #   $c->kill('KILL'); $c->start;               # crash and adoption
 #   $c->log_clean_ok(allow => [qr/.../]);      # no [error], no ASan report
+#   $c->desired('fn', 'v1');                   # its desired hash
+#   $c->count('fn', 'v1');                     # replica processes of fn/v1
+#   $c->watch($t, 2.5, 'fn', 'v1');            # min/max of processes and
+#                                              # endpoints over 2.5 s
+#   my $load = FaasController::Load->start($t, $path, clients => 8,
+#                                          seconds => 5);   # sustained load
+#   $load->wait;                               # { status => count }
 #
 # With FAAS_ASAN=1 it runs build/asan/faas-controller with ASAN_OPTIONS
 # detect_leaks=1 and log_path=<prefix>/asan-controller, and log_clean_ok
@@ -61,6 +68,13 @@ sub binary {
     my ($self) = @_;
     return $self->{t}->build_dir
         . ($self->{t}->asan ? '/asan/faas-controller' : '/faas-controller');
+}
+
+# FaasController->binary_of($t): the binary a controller of harness $t
+# runs (the ASan build under FAAS_ASAN=1), without making an object.
+sub binary_of {
+    my ($class, $t) = @_;
+    return $t->build_dir . ($t->asan ? '/asan/faas-controller' : '/faas-controller');
 }
 
 # The command line of a run, for tests that check flags.
