@@ -79,7 +79,8 @@ $(BUILD)/asan/faas-controller: $(CONTROLLER_SRCS) $(CONTROLLER_HDRS)
 
 # The runtimes alone, driven from the tests (t/40-runtime-*.t).
 RUNTIME_DRIVER_SRCS := t/tools/runtime_driver.c controller/runtime_process.c \
-                       controller/runtime_docker.c controller/argv.c
+                       controller/runtime_docker.c controller/argv.c \
+                       controller/fail.c
 
 $(BUILD)/runtime-driver: $(RUNTIME_DRIVER_SRCS) $(wildcard controller/*.h)
 	@mkdir -p $(BUILD)
@@ -113,10 +114,11 @@ $(BUILD)/unit/scaler_%: t/unit/scaler_%.c $(wildcard scaler/*.c scaler/*.h) \
 	$(CC) $(UNIT_CFLAGS) -Iscaler -o $@ $< $(wildcard scaler/*.c) -lm
 
 $(BUILD)/unit/controller_%: t/unit/controller_%.c controller/%.c \
-                            $(wildcard controller/*.h) t/unit/tap.h
+                            controller/fail.c $(wildcard controller/*.h) \
+                            t/unit/tap.h
 	@mkdir -p $(BUILD)/unit
 	$(CC) $(UNIT_CFLAGS) -Icontroller -Iscaler -o $@ $< controller/$*.c \
-	    -lcjson -lm
+	    controller/fail.c -lcjson -lm
 
 deps:
 	apt-get update

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fail.h"
 #include "argv.h"
 
 
@@ -55,24 +56,6 @@ faas_argv_emit(faas_argv_out_t *o, char c)
 }
 
 
-static int faas_argv_fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-
-static int
-faas_argv_fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list  ap;
-
-    if (err != NULL && errlen > 0) {
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
-
-
 /*
  * Scans cmdline once, into o (whose argv and buf may be NULL to count only).
  * Returns 0, or -1 with err filled.
@@ -97,7 +80,7 @@ faas_argv_scan(const char *s, faas_argv_out_t *o, char *err, size_t errlen)
         }
 
         if (s[i] == '#') {
-            return faas_argv_fail(err, errlen,
+            return faas_fail(err, errlen,
                        "'#' starts a comment in a shell (column %zu): "
                        "quote it to pass it as an argument", i + 1);
         }
@@ -107,7 +90,7 @@ faas_argv_scan(const char *s, faas_argv_out_t *o, char *err, size_t errlen)
                 /* the name part of NAME=value */
             }
             if (s[n] == '=') {
-                return faas_argv_fail(err, errlen,
+                return faas_fail(err, errlen,
                            "the command starts with a variable assignment "
                            "(column %zu): set it in the function's env",
                            i + 1);
@@ -125,7 +108,7 @@ faas_argv_scan(const char *s, faas_argv_out_t *o, char *err, size_t errlen)
 
             case '\\':
                 if (s[i + 1] == '\0') {
-                    return faas_argv_fail(err, errlen,
+                    return faas_fail(err, errlen,
                                "trailing backslash at column %zu", i + 1);
                 }
                 if (s[i + 1] != '\n') {
@@ -138,7 +121,7 @@ faas_argv_scan(const char *s, faas_argv_out_t *o, char *err, size_t errlen)
                 open = i++;
                 while (s[i] != '\'') {
                     if (s[i] == '\0') {
-                        return faas_argv_fail(err, errlen,
+                        return faas_fail(err, errlen,
                                    "unterminated single quote opened at "
                                    "column %zu", open + 1);
                     }
@@ -153,7 +136,7 @@ faas_argv_scan(const char *s, faas_argv_out_t *o, char *err, size_t errlen)
                     c = s[i];
 
                     if (c == '\0') {
-                        return faas_argv_fail(err, errlen,
+                        return faas_fail(err, errlen,
                                    "unterminated double quote opened at "
                                    "column %zu", open + 1);
                     }
@@ -169,14 +152,14 @@ faas_argv_scan(const char *s, faas_argv_out_t *o, char *err, size_t errlen)
                     }
 
                     if (c == '`') {
-                        return faas_argv_fail(err, errlen,
+                        return faas_fail(err, errlen,
                                    "'`' (command substitution) at column "
                                    "%zu: nothing is run by a shell; write "
                                    "\\` to pass it", i + 1);
                     }
 
                     if (c == '$' && faas_argv_expands(s[i + 1])) {
-                        return faas_argv_fail(err, errlen,
+                        return faas_fail(err, errlen,
                                    "'$' expansion at column %zu: nothing is "
                                    "expanded (use the function's env, or "
                                    "write \\$ to pass it)", i + 1);
@@ -190,20 +173,20 @@ faas_argv_scan(const char *s, faas_argv_out_t *o, char *err, size_t errlen)
 
             case '|': case '&': case ';': case '<': case '>': case '(':
             case ')':
-                return faas_argv_fail(err, errlen,
+                return faas_fail(err, errlen,
                            "unquoted '%c' at column %zu: the command is not "
                            "run by a shell; quote it to pass it as an "
                            "argument", c, i + 1);
 
             case '`':
-                return faas_argv_fail(err, errlen,
+                return faas_fail(err, errlen,
                            "'`' (command substitution) at column %zu: "
                            "nothing is run by a shell; quote it to pass it",
                            i + 1);
 
             case '$':
                 if (faas_argv_expands(s[i + 1])) {
-                    return faas_argv_fail(err, errlen,
+                    return faas_fail(err, errlen,
                                "'$' expansion at column %zu: nothing is "
                                "expanded (use the function's env, or quote "
                                "it with '...' to pass it)", i + 1);
@@ -224,11 +207,11 @@ faas_argv_scan(const char *s, faas_argv_out_t *o, char *err, size_t errlen)
     }
 
     if (o->nwords == 0) {
-        return faas_argv_fail(err, errlen, "empty command");
+        return faas_fail(err, errlen, "empty command");
     }
 
     if (o->argv != NULL && o->argv[0][0] == '\0') {
-        return faas_argv_fail(err, errlen, "empty program name");
+        return faas_fail(err, errlen, "empty program name");
     }
 
     return 0;
@@ -245,7 +228,7 @@ faas_argv_split(const char *cmdline, char ***argv_out, char *err,
     *argv_out = NULL;
 
     if (cmdline == NULL) {
-        return faas_argv_fail(err, errlen, "empty command");
+        return faas_fail(err, errlen, "empty command");
     }
 
     memset(&o, 0, sizeof(o));
@@ -256,7 +239,7 @@ faas_argv_split(const char *cmdline, char ***argv_out, char *err,
 
     block = malloc((o.nwords + 1) * sizeof(char *) + o.nbytes);
     if (block == NULL) {
-        return faas_argv_fail(err, errlen, "out of memory");
+        return faas_fail(err, errlen, "out of memory");
     }
 
     o.argv = block;

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fail.h"
 #include "config.h"
 #include "faas_scaler.h"
 
@@ -183,19 +184,6 @@ static const char  *faas_config_levels[] = { "error", "warn", "info", "debug" };
 
 
 static int
-faas_config_fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list  args;
-
-    va_start(args, fmt);
-    vsnprintf(err, errlen, fmt, args);
-    va_end(args);
-
-    return -1;
-}
-
-
-static int
 faas_config_copy(char *dst, size_t size, const char *value, const char *what,
     char *err, size_t errlen)
 {
@@ -204,11 +192,11 @@ faas_config_copy(char *dst, size_t size, const char *value, const char *what,
     len = strlen(value);
 
     if (len == 0) {
-        return faas_config_fail(err, errlen, "%s must not be empty", what);
+        return faas_fail(err, errlen, "%s must not be empty", what);
     }
 
     if (len >= size) {
-        return faas_config_fail(err, errlen, "%s is too long (%zu > %zu)",
+        return faas_fail(err, errlen, "%s is too long (%zu > %zu)",
                                 what, len, size - 1);
     }
 
@@ -325,14 +313,14 @@ faas_config_set_redis(faas_config_t *cfg, const char *value, char *err,
         end = strchr(host, ']');
 
         if (end == NULL) {
-            return faas_config_fail(err, errlen,
+            return faas_fail(err, errlen,
                                     "--redis \"%s\": missing \"]\"", value);
         }
 
         colon = (end[1] == ':') ? end + 1 : NULL;
 
         if (end[1] != '\0' && colon == NULL) {
-            return faas_config_fail(err, errlen,
+            return faas_fail(err, errlen,
                                     "--redis \"%s\": expected HOST:PORT or "
                                     "unix:/PATH", value);
         }
@@ -341,7 +329,7 @@ faas_config_set_redis(faas_config_t *cfg, const char *value, char *err,
         colon = strrchr(value, ':');
 
         if (colon && strchr(value, ':') != colon) {
-            return faas_config_fail(err, errlen,
+            return faas_fail(err, errlen,
                                     "--redis \"%s\": an IPv6 address goes in "
                                     "brackets, as [::1]:6379", value);
         }
@@ -352,7 +340,7 @@ faas_config_set_redis(faas_config_t *cfg, const char *value, char *err,
     hostlen = (size_t) (end - host);
 
     if (hostlen == 0 || hostlen >= sizeof(cfg->redis_host)) {
-        return faas_config_fail(err, errlen,
+        return faas_fail(err, errlen,
                                 "--redis \"%s\": expected HOST:PORT or "
                                 "unix:/PATH", value);
     }
@@ -363,7 +351,7 @@ faas_config_set_redis(faas_config_t *cfg, const char *value, char *err,
 
     if (colon) {
         if (faas_config_number(colon + 1, 1, 65535, &port) != 0) {
-            return faas_config_fail(err, errlen,
+            return faas_fail(err, errlen,
                                     "--redis \"%s\": bad port", value);
         }
 
@@ -392,7 +380,7 @@ faas_config_set_user(faas_config_t *cfg, const char *value, char *err,
     size_t errlen)
 {
     if (*value == '\0') {
-        return faas_config_fail(err, errlen, "--redis-user must not be empty");
+        return faas_fail(err, errlen, "--redis-user must not be empty");
     }
 
     cfg->redis_user = value;
@@ -408,7 +396,7 @@ faas_config_set_db(faas_config_t *cfg, const char *value, char *err,
     long  db;
 
     if (faas_config_number(value, 0, 1000000, &db) != 0) {
-        return faas_config_fail(err, errlen, "--redis-db \"%s\": expected a "
+        return faas_fail(err, errlen, "--redis-db \"%s\": expected a "
                                 "number from 0 to 1000000", value);
     }
 
@@ -430,7 +418,7 @@ faas_config_set_prefix(faas_config_t *cfg, const char *value, char *err,
     len = strlen(value);
 
     if (len == 0 || len > FAAS_PREFIX_MAX) {
-        return faas_config_fail(err, errlen, "--prefix \"%s\": expected 1 to "
+        return faas_fail(err, errlen, "--prefix \"%s\": expected 1 to "
                                 "%d characters", value, FAAS_PREFIX_MAX);
     }
 
@@ -438,7 +426,7 @@ faas_config_set_prefix(faas_config_t *cfg, const char *value, char *err,
         if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
               || (*p >= '0' && *p <= '9') || strchr(":_.{}-", *p)))
         {
-            return faas_config_fail(err, errlen, "--prefix \"%s\": only "
+            return faas_fail(err, errlen, "--prefix \"%s\": only "
                                     "[A-Za-z0-9:_.{}-] are allowed", value);
         }
     }
@@ -454,7 +442,7 @@ faas_config_set_runtime(faas_config_t *cfg, const char *value, char *err,
     size_t errlen)
 {
     if (strcmp(value, "process") != 0 && strcmp(value, "docker") != 0) {
-        return faas_config_fail(err, errlen, "--runtime \"%s\": expected "
+        return faas_fail(err, errlen, "--runtime \"%s\": expected "
                                 "process or docker", value);
     }
 
@@ -469,7 +457,7 @@ faas_config_set_docker_host(faas_config_t *cfg, const char *value, char *err,
     size_t errlen)
 {
     if (strncmp(value, "unix:///", 8) != 0) {
-        return faas_config_fail(err, errlen, "--docker-host \"%s\": expected "
+        return faas_fail(err, errlen, "--docker-host \"%s\": expected "
                                 "unix:///PATH", value);
     }
 
@@ -510,7 +498,7 @@ faas_config_set_port_range(faas_config_t *cfg, const char *value, char *err,
 
 bad:
 
-    return faas_config_fail(err, errlen, "--port-range \"%s\": expected LO-HI "
+    return faas_fail(err, errlen, "--port-range \"%s\": expected LO-HI "
                             "with 1 <= LO <= HI <= 65535", value);
 }
 
@@ -538,7 +526,7 @@ faas_config_set_time(int *ms, const char *flag, const char *value, char *err,
     size_t errlen)
 {
     if (faas_config_duration(value, ms) != 0) {
-        return faas_config_fail(err, errlen, "--%s \"%s\": expected a time "
+        return faas_fail(err, errlen, "--%s \"%s\": expected a time "
                                 "such as 500ms, 30s or 2m, at most a day",
                                 flag, value);
     }
@@ -587,7 +575,7 @@ faas_config_set_log_level(faas_config_t *cfg, const char *value, char *err,
         }
     }
 
-    return faas_config_fail(err, errlen, "--log-level \"%s\": expected error, "
+    return faas_fail(err, errlen, "--log-level \"%s\": expected error, "
                             "warn, info or debug", value);
 }
 
@@ -603,7 +591,7 @@ faas_config_set_scaler(faas_config_t *cfg, const char *value, char *err,
         cfg->scaler = 0;
 
     } else {
-        return faas_config_fail(err, errlen, "--scaler \"%s\": expected on "
+        return faas_fail(err, errlen, "--scaler \"%s\": expected on "
                                 "or off", value);
     }
 
@@ -622,7 +610,7 @@ faas_config_set_tick(faas_config_t *cfg, const char *value, char *err,
     }
 
     if (cfg->tick_ms < 10) {
-        return faas_config_fail(err, errlen, "--tick \"%s\": at least 10ms",
+        return faas_fail(err, errlen, "--tick \"%s\": at least 10ms",
                                 value);
     }
 
@@ -655,7 +643,7 @@ faas_config_set_panic_threshold(faas_config_t *cfg, const char *value,
     long  pct;
 
     if (faas_config_number(value, 100, 100000, &pct) != 0) {
-        return faas_config_fail(err, errlen, "--panic-threshold \"%s\": "
+        return faas_fail(err, errlen, "--panic-threshold \"%s\": "
                                 "expected a percentage from 100 to 100000",
                                 value);
     }
@@ -679,7 +667,7 @@ faas_config_rate(double *rate, const char *flag, const char *value,
     v = (*value >= '0' && *value <= '9') ? strtod(value, &end) : NAN;
 
     if (errno || isnan(v) || *end != '\0' || v < 1.0 || v > 1000000.0) {
-        return faas_config_fail(err, errlen, "--%s \"%s\": expected a "
+        return faas_fail(err, errlen, "--%s \"%s\": expected a "
                                 "number from 1 to 1000000, such as 2 or 1.5",
                                 flag, value);
     }
@@ -715,7 +703,7 @@ faas_config_set_utilization(faas_config_t *cfg, const char *value,
     long  pct;
 
     if (faas_config_number(value, 1, 100, &pct) != 0) {
-        return faas_config_fail(err, errlen, "--target-utilization \"%s\": "
+        return faas_fail(err, errlen, "--target-utilization \"%s\": "
                                 "expected a percentage from 1 to 100", value);
     }
 
@@ -849,7 +837,7 @@ faas_config_parse(faas_config_t *cfg, int argc, char *const *argv,
         }
 
         if (strncmp(arg, "--", 2) != 0) {
-            return faas_config_fail(err, errlen, "unexpected argument \"%s\" "
+            return faas_fail(err, errlen, "unexpected argument \"%s\" "
                                     "(see --help)", arg);
         }
 
@@ -860,7 +848,7 @@ faas_config_parse(faas_config_t *cfg, int argc, char *const *argv,
         opt = faas_config_find(arg, len);
 
         if (opt == NULL) {
-            return faas_config_fail(err, errlen, "unknown option \"--%.*s\" "
+            return faas_fail(err, errlen, "unknown option \"--%.*s\" "
                                     "(see --help)", (int) len, arg);
         }
 
@@ -871,7 +859,7 @@ faas_config_parse(faas_config_t *cfg, int argc, char *const *argv,
             value = argv[++i];
 
         } else {
-            return faas_config_fail(err, errlen, "option \"--%s\" needs a "
+            return faas_fail(err, errlen, "option \"--%s\" needs a "
                                     "value", opt->flag);
         }
 
@@ -881,18 +869,18 @@ faas_config_parse(faas_config_t *cfg, int argc, char *const *argv,
     }
 
     if (cfg->redis_user && cfg->redis_password == NULL) {
-        return faas_config_fail(err, errlen, "--redis-user needs "
+        return faas_fail(err, errlen, "--redis-user needs "
                                 "--redis-password (or FAAS_REDIS_PASSWORD)");
     }
 
     if (cfg->panic_window_ms > cfg->stable_window_ms) {
-        return faas_config_fail(err, errlen, "--panic-window (%d ms) must "
+        return faas_fail(err, errlen, "--panic-window (%d ms) must "
                                 "not be longer than --stable-window (%d ms)",
                                 cfg->panic_window_ms, cfg->stable_window_ms);
     }
 
     if (cfg->instance_expiry_ms < cfg->metrics_stale_ms) {
-        return faas_config_fail(err, errlen, "--instance-expiry (%d ms) must "
+        return faas_fail(err, errlen, "--instance-expiry (%d ms) must "
                                 "not be shorter than --metrics-stale (%d ms)",
                                 cfg->instance_expiry_ms,
                                 cfg->metrics_stale_ms);

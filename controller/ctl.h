@@ -24,6 +24,8 @@
 #define FAAS_LIVENESS_INTERVAL_MS   1000
 #define FAAS_LIVENESS_FAILURES      3
 #define FAAS_PROBE_INTERVAL_MS      5      /* readiness, while starting */
+#define FAAS_PROBE_FAST_INTERVAL_MS 1      /* ... for its first moments */
+#define FAAS_PROBE_FAST_FOR_MS      200
 #define FAAS_PROBE_TIMEOUT_MS       1000
 #define FAAS_RESTART_BASE_MS        1000
 #define FAAS_RESTART_CAP_MS         60000
@@ -66,6 +68,8 @@ struct faas_revision_s {
     int                          desired;
     const char                  *cannot_run;        /* why not, or NULL */
     long long                    start_at_ms;       /* no start before */
+    long long                    ready_at_ms;       /* a replica last
+                                                       became ready */
     unsigned long                fingerprint;       /* of exec, image, env */
     char                         reason[FAAS_REASON_MAX];
 

@@ -84,20 +84,23 @@ faas_ports_release(faas_ports_t *ports, int port)
 int
 faas_ports_bindable(int port, void *port_data)
 {
-    int                 fd, ok;
+    int                 fd, ok, on;
     struct sockaddr_in  sin;
 
     (void) port_data;
-
-    /* no SO_REUSEADDR: a port with connections still in TIME_WAIT is
-     * skipped too, so that a new replica never inherits an old one's
-     * late packets */
 
     fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
     if (fd == -1) {
         return 0;
     }
+
+    /* a port whose old connections linger in TIME_WAIT (for a minute)
+     * is free for a server that sets SO_REUSEADDR, as HTTP servers do:
+     * skipping those would run a range dry after a burst of restarts */
+
+    on = 1;
+    (void) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
 
     memset(&sin, 0, sizeof(sin));
     sin.sin_family = AF_INET;

@@ -432,7 +432,9 @@ faas_reconcile_desired_message(faas_ctl_t *ctl, const char *message,
  * A member of the wake set: demand recorded by nginx, also for a
  * controller that missed the message.  It counts while younger than the
  * function's queue timeout (a parked request waits that long) and is
- * removed once a replica is ready or it is too old.
+ * removed once a replica is ready, once one became ready after it was
+ * recorded (the request it stood for was served: a replica draining now
+ * must not be taken for demand), or when it is too old.
  */
 
 static void
@@ -459,7 +461,7 @@ faas_reconcile_wake_member(faas_ctl_t *ctl, const char *function,
 
     (void) faas_revision_counted(ctl, rev, &ready);
 
-    if (ready || age > fresh) {
+    if (ready || at_ms <= rev->ready_at_ms || age > fresh) {
         faas_store_remove_wake(ctl, function, revision);
         return;
     }

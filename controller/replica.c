@@ -105,10 +105,11 @@ faas_job_await_ready(faas_job_t *job)
 {
     int                  left;
     char                 why[FAAS_REASON_MAX];
-    long long            now, deadline, inspected;
+    long long            now, started, deadline, inspected;
     faas_replica_info_t  info;
 
     now = faas_probe_clock_ms();
+    started = now;
     deadline = now + job->timeout_ms;
     inspected = now;
     strcpy(why, "no answer");
@@ -154,7 +155,12 @@ faas_job_await_ready(faas_job_t *job)
             return;
         }
 
-        faas_job_sleep_ms(FAAS_PROBE_INTERVAL_MS);
+        /* most functions are up within milliseconds: each one waited
+         * here is a millisecond more for the request that woke it */
+
+        faas_job_sleep_ms(now - started < FAAS_PROBE_FAST_FOR_MS
+                          ? FAAS_PROBE_FAST_INTERVAL_MS
+                          : FAAS_PROBE_INTERVAL_MS);
         now = faas_probe_clock_ms();
     }
 }
@@ -580,6 +586,7 @@ faas_replica_ready(faas_ctl_t *ctl, faas_replica_t *rp)
 
     rp->state = FAAS_REPLICA_READY;
     rp->ready_ms = now;
+    rev->ready_at_ms = now;
     rp->start_error = 0;
     rp->probe_failures = 0;
     rp->probe_at_ms = now + FAAS_LIVENESS_INTERVAL_MS;

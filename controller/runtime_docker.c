@@ -29,6 +29,7 @@
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
 
+#include "fail.h"
 #include "runtime.h"
 
 
@@ -67,25 +68,6 @@ static int faas_docker_inspect(faas_runtime_t *rt, const char *handle,
 static int faas_docker_list(faas_runtime_t *rt, faas_replica_info_t **list,
     size_t *n, char *err, size_t errlen);
 static void faas_docker_free(faas_runtime_t *rt);
-
-
-static int faas_docker_error(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-
-static int
-faas_docker_error(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list  ap;
-
-    if (err != NULL && errlen > 0) {
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-
-    return -1;
-}
 
 
 /* Container ids and names in URL paths: [A-Za-z0-9_.-] only. */
@@ -173,12 +155,12 @@ faas_docker_request(faas_docker_t *d, const char *method, const char *path,
     if ((size_t) snprintf(url, sizeof(url), "http://localhost%s%s",
                           FAAS_DOCKER_API, path) >= sizeof(url))
     {
-        return faas_docker_error(err, errlen, "docker: URL too long");
+        return faas_fail(err, errlen, "docker: URL too long");
     }
 
     curl = curl_easy_init();
     if (curl == NULL) {
-        return faas_docker_error(err, errlen, "docker: curl_easy_init failed");
+        return faas_fail(err, errlen, "docker: curl_easy_init failed");
     }
 
     headers = NULL;
@@ -208,7 +190,7 @@ faas_docker_request(faas_docker_t *d, const char *method, const char *path,
         }
         if (headers == NULL) {
             curl_easy_cleanup(curl);
-            return faas_docker_error(err, errlen, "docker: out of memory");
+            return faas_fail(err, errlen, "docker: out of memory");
         }
         curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
     }
@@ -223,7 +205,7 @@ faas_docker_request(faas_docker_t *d, const char *method, const char *path,
     curl_slist_free_all(headers);
 
     if (rc != CURLE_OK) {
-        faas_docker_error(err, errlen, "docker: %s %s via %s: %s", method,
+        faas_fail(err, errlen, "docker: %s %s via %s: %s", method,
                           path, d->socket_path,
                           resp->too_big ? "answer too large"
                           : errbuf[0] ? errbuf : curl_easy_strerror(rc));
@@ -235,7 +217,7 @@ faas_docker_request(faas_docker_t *d, const char *method, const char *path,
     if (resp->data == NULL) {
         resp->data = calloc(1, 1);
         if (resp->data == NULL) {
-            return faas_docker_error(err, errlen, "docker: out of memory");
+            return faas_fail(err, errlen, "docker: out of memory");
         }
     }
 
@@ -280,7 +262,7 @@ faas_docker_http_error(const char *what, long status,
 
     faas_docker_message(resp, msg, sizeof(msg));
 
-    return faas_docker_error(err, errlen, "docker: %s: HTTP %ld: %s", what,
+    return faas_fail(err, errlen, "docker: %s: HTTP %ld: %s", what,
                              status, msg);
 }
 
@@ -437,7 +419,7 @@ faas_docker_create_body(const faas_replica_spec_t *spec, char *err,
 
         if (e[0] == '=' || strchr(e, '=') == NULL) {
             cJSON_Delete(root);
-            faas_docker_error(err, errlen,
+            faas_fail(err, errlen,
                               "env entry \"%.64s\" is not NAME=value", e);
             return NULL;
         }
@@ -456,7 +438,7 @@ faas_docker_create_body(const faas_replica_spec_t *spec, char *err,
     cJSON_Delete(root);
 
     if (body == NULL) {
-        faas_docker_error(err, errlen, "out of memory");
+        faas_fail(err, errlen, "out of memory");
     }
 
     return body;
@@ -510,12 +492,12 @@ faas_docker_start(faas_runtime_t *rt, const faas_replica_spec_t *spec,
         || spec->revision == NULL || spec->revision[0] == '\0'
         || strlen(spec->revision) > FAAS_NAME_MAX)
     {
-        return faas_docker_error(err, errlen,
+        return faas_fail(err, errlen,
                                  "bad function or revision name");
     }
 
     if (!faas_docker_valid_ref(spec->replica_id, FAAS_REPLICA_ID_MAX)) {
-        return faas_docker_error(err, errlen,
+        return faas_fail(err, errlen,
                                  "bad replica id \"%.80s\": 1 to %d of "
                                  "[A-Za-z0-9._-], not starting with '.' or "
                                  "'-'", spec->replica_id ? spec->replica_id
@@ -524,11 +506,11 @@ faas_docker_start(faas_runtime_t *rt, const faas_replica_spec_t *spec,
     }
 
     if (spec->image == NULL || spec->image[0] == '\0') {
-        return faas_docker_error(err, errlen, "no image given");
+        return faas_fail(err, errlen, "no image given");
     }
 
     if (spec->port < 1 || spec->port > 65535) {
-        return faas_docker_error(err, errlen, "bad port %d", spec->port);
+        return faas_fail(err, errlen, "bad port %d", spec->port);
     }
 
     body = faas_docker_create_body(spec, err, errlen);
@@ -552,7 +534,7 @@ faas_docker_start(faas_runtime_t *rt, const faas_replica_spec_t *spec,
         /* the only thing create can miss is the image */
         faas_docker_message(&resp, msg, sizeof(msg));
         free(resp.data);
-        return faas_docker_error(err, errlen,
+        return faas_fail(err, errlen,
                                  "image %s not found: build or load it; "
                                  "images are never pulled (engine: %s)",
                                  spec->image, msg);
@@ -565,7 +547,7 @@ faas_docker_start(faas_runtime_t *rt, const faas_replica_spec_t *spec,
     {
         faas_docker_message(&resp, msg, sizeof(msg));
         free(resp.data);
-        return faas_docker_error(err, errlen,
+        return faas_fail(err, errlen,
                                  "container %s%s exists already: stop that "
                                  "replica first (engine: %s)",
                                  FAAS_DOCKER_NAME_PREFIX, spec->replica_id,
@@ -590,7 +572,7 @@ faas_docker_start(faas_runtime_t *rt, const faas_replica_spec_t *spec,
         snprintf(cid, sizeof(cid), "%s%s", FAAS_DOCKER_NAME_PREFIX,
                  spec->replica_id);
         faas_docker_remove(d, cid, ignored, sizeof(ignored));
-        return faas_docker_error(err, errlen,
+        return faas_fail(err, errlen,
                                  "docker: create container: no Id in the "
                                  "answer");
     }
@@ -620,7 +602,7 @@ faas_docker_start(faas_runtime_t *rt, const faas_replica_spec_t *spec,
 
     if ((size_t) snprintf(handle, handle_len, "%s", cid) >= handle_len) {
         faas_docker_remove(d, cid, ignored, sizeof(ignored));
-        return faas_docker_error(err, errlen, "handle buffer too small");
+        return faas_fail(err, errlen, "handle buffer too small");
     }
 
     return 0;
@@ -641,7 +623,7 @@ faas_docker_stop(faas_runtime_t *rt, const char *handle, int grace_ms,
     int                 grace_s;
 
     if (!faas_docker_valid_ref(handle, FAAS_HANDLE_MAX - 1)) {
-        return faas_docker_error(err, errlen, "bad handle \"%.32s\"",
+        return faas_fail(err, errlen, "bad handle \"%.32s\"",
                                  handle ? handle : "");
     }
 
@@ -672,7 +654,7 @@ faas_docker_stop(faas_runtime_t *rt, const char *handle, int grace_ms,
     /* removing it by force also kills it if the stop failed */
     if (faas_docker_remove(d, handle, err, errlen) != 0) {
         if (stop_err[0] != '\0') {
-            faas_docker_error(err, errlen, "%s", stop_err);
+            faas_fail(err, errlen, "%s", stop_err);
         }
         return -1;
     }
@@ -697,7 +679,7 @@ faas_docker_inspect(faas_runtime_t *rt, const char *handle,
     long                status;
 
     if (!faas_docker_valid_ref(handle, FAAS_HANDLE_MAX - 1)) {
-        return faas_docker_error(err, errlen, "bad handle \"%.32s\"",
+        return faas_fail(err, errlen, "bad handle \"%.32s\"",
                                  handle ? handle : "");
     }
 
@@ -735,7 +717,7 @@ faas_docker_inspect(faas_runtime_t *rt, const char *handle,
 
     if (!cJSON_IsObject(state) || !cJSON_IsString(id)) {
         cJSON_Delete(json);
-        return faas_docker_error(err, errlen,
+        return faas_fail(err, errlen,
                                  "docker: inspect container %s: no State or "
                                  "Id in the answer", handle);
     }
@@ -784,7 +766,7 @@ faas_docker_list(faas_runtime_t *rt, faas_replica_info_t **list, size_t *n,
 
     if (!cJSON_IsArray(json)) {
         cJSON_Delete(json);
-        return faas_docker_error(err, errlen,
+        return faas_fail(err, errlen,
                                  "docker: list containers: not a JSON array");
     }
 
@@ -792,7 +774,7 @@ faas_docker_list(faas_runtime_t *rt, faas_replica_info_t **list, size_t *n,
     out = calloc(cap ? cap : 1, sizeof(*out));
     if (out == NULL) {
         cJSON_Delete(json);
-        return faas_docker_error(err, errlen, "out of memory");
+        return faas_fail(err, errlen, "out of memory");
     }
 
     count = 0;
@@ -874,7 +856,7 @@ faas_runtime_docker_new(const char *docker_host, char *err, size_t errlen)
     if (docker_host == NULL || strncmp(docker_host, "unix://", 7) != 0
         || docker_host[7] != '/')
     {
-        faas_docker_error(err, errlen,
+        faas_fail(err, errlen,
                           "docker host \"%.100s\": only unix:///path/to/"
                           "socket is supported", docker_host ? docker_host
                                                              : "");
@@ -884,13 +866,13 @@ faas_runtime_docker_new(const char *docker_host, char *err, size_t errlen)
     path = docker_host + 7;
 
     if (strlen(path) >= 108) {     /* sun_path */
-        faas_docker_error(err, errlen, "docker socket path too long: %s",
+        faas_fail(err, errlen, "docker socket path too long: %s",
                           path);
         return NULL;
     }
 
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        faas_docker_error(err, errlen, "curl_global_init failed");
+        faas_fail(err, errlen, "curl_global_init failed");
         return NULL;
     }
 
@@ -901,7 +883,7 @@ faas_runtime_docker_new(const char *docker_host, char *err, size_t errlen)
         free(rt);
         free(d);
         curl_global_cleanup();
-        faas_docker_error(err, errlen, "out of memory");
+        faas_fail(err, errlen, "out of memory");
         return NULL;
     }
 

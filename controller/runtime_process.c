@@ -50,6 +50,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fail.h"
 #include "argv.h"
 #include "runtime.h"
 
@@ -108,25 +109,6 @@ static int faas_process_inspect(faas_runtime_t *rt, const char *handle,
 static int faas_process_list(faas_runtime_t *rt, faas_replica_info_t **list,
     size_t *n, char *err, size_t errlen);
 static void faas_process_free(faas_runtime_t *rt);
-
-
-static int faas_process_error(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-
-static int
-faas_process_error(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list  ap;
-
-    if (err != NULL && errlen > 0) {
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-
-    return -1;
-}
 
 
 static void
@@ -481,7 +463,7 @@ faas_process_write_record(faas_process_t *p, const faas_process_replica_t *r,
         || faas_process_record_path(p, r->replica_id, ".tmp", tmp,
                                     sizeof(tmp)) != 0)
     {
-        return faas_process_error(err, errlen, "state path too long");
+        return faas_fail(err, errlen, "state path too long");
     }
 
     len = snprintf(buf, sizeof(buf),
@@ -498,12 +480,12 @@ faas_process_write_record(faas_process_t *p, const faas_process_replica_t *r,
                    r->function, r->revision, r->replica_id, log_path);
 
     if (len < 0 || (size_t) len >= sizeof(buf)) {
-        return faas_process_error(err, errlen, "replica record too long");
+        return faas_fail(err, errlen, "replica record too long");
     }
 
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
     if (fd == -1) {
-        return faas_process_error(err, errlen, "cannot create %s: %s", tmp,
+        return faas_fail(err, errlen, "cannot create %s: %s", tmp,
                                   strerror(errno));
     }
 
@@ -516,7 +498,7 @@ faas_process_write_record(faas_process_t *p, const faas_process_replica_t *r,
      * (whose replicas would not survive either), and starts stay fast
      */
     if (n != len) {
-        faas_process_error(err, errlen, "cannot write %s: %s", tmp,
+        faas_fail(err, errlen, "cannot write %s: %s", tmp,
                            n == -1 ? strerror(errno) : "short write");
         close(fd);
         unlink(tmp);
@@ -524,7 +506,7 @@ faas_process_write_record(faas_process_t *p, const faas_process_replica_t *r,
     }
 
     if (close(fd) != 0 || rename(tmp, path) != 0) {
-        faas_process_error(err, errlen, "cannot write %s: %s", path,
+        faas_fail(err, errlen, "cannot write %s: %s", path,
                            strerror(errno));
         unlink(tmp);
         return -1;
@@ -905,7 +887,7 @@ faas_process_build_env(const faas_replica_spec_t *spec, const char **path,
 
     env = calloc(nfn + 6, sizeof(char *));
     if (env == NULL) {
-        faas_process_error(err, errlen, "out of memory");
+        faas_fail(err, errlen, "out of memory");
         return NULL;
     }
 
@@ -924,7 +906,7 @@ faas_process_build_env(const faas_replica_spec_t *spec, const char **path,
         const char  *e = spec->env[i];
 
         if (e[0] == '=' || strchr(e, '=') == NULL) {
-            faas_process_error(err, errlen,
+            faas_fail(err, errlen,
                                "env entry \"%.64s\" is not NAME=value", e);
             goto failed;
         }
@@ -965,7 +947,7 @@ faas_process_build_env(const faas_replica_spec_t *spec, const char **path,
 
 nomem:
 
-    faas_process_error(err, errlen, "out of memory");
+    faas_fail(err, errlen, "out of memory");
 
 failed:
 
@@ -995,16 +977,16 @@ faas_process_find_program(const char *argv0, const char *path, char *out,
 
     if (strchr(argv0, '/') != NULL) {
         if ((size_t) snprintf(out, len, "%s", argv0) >= len) {
-            return faas_process_error(err, errlen, "program path too long");
+            return faas_fail(err, errlen, "program path too long");
         }
 
         if (stat(out, &sb) != 0) {
-            return faas_process_error(err, errlen, "cannot run %s: %s", out,
+            return faas_fail(err, errlen, "cannot run %s: %s", out,
                                       strerror(errno));
         }
 
         if (!S_ISREG(sb.st_mode) || access(out, X_OK) != 0) {
-            return faas_process_error(err, errlen,
+            return faas_fail(err, errlen,
                                       "cannot run %s: not an executable file",
                                       out);
         }
@@ -1034,7 +1016,7 @@ faas_process_find_program(const char *argv0, const char *path, char *out,
         }
     }
 
-    return faas_process_error(err, errlen,
+    return faas_fail(err, errlen,
                               "cannot run %s: no executable of that name in "
                               "PATH %s", argv0, path);
 }
@@ -1113,12 +1095,12 @@ faas_process_start(faas_runtime_t *rt, const faas_replica_spec_t *spec,
     if (!faas_process_valid_name(spec->function)
         || !faas_process_valid_name(spec->revision))
     {
-        return faas_process_error(err, errlen,
+        return faas_fail(err, errlen,
                                   "bad function or revision name");
     }
 
     if (!faas_process_valid_id(spec->replica_id)) {
-        return faas_process_error(err, errlen,
+        return faas_fail(err, errlen,
                                   "bad replica id \"%.80s\": 1 to %d of "
                                   "[A-Za-z0-9._-], not starting with '.'",
                                   spec->replica_id ? spec->replica_id : "",
@@ -1126,17 +1108,17 @@ faas_process_start(faas_runtime_t *rt, const faas_replica_spec_t *spec,
     }
 
     if (spec->port < 1 || spec->port > 65535) {
-        return faas_process_error(err, errlen, "bad port %d", spec->port);
+        return faas_fail(err, errlen, "bad port %d", spec->port);
     }
 
     if (faas_process_record_path(p, spec->replica_id, "", record,
                                  sizeof(record)) != 0)
     {
-        return faas_process_error(err, errlen, "state path too long");
+        return faas_fail(err, errlen, "state path too long");
     }
 
     if (access(record, F_OK) == 0) {
-        return faas_process_error(err, errlen,
+        return faas_fail(err, errlen,
                                   "replica id %s is in use (%s exists: stop "
                                   "that replica first)", spec->replica_id,
                                   record);
@@ -1145,13 +1127,13 @@ faas_process_start(faas_runtime_t *rt, const faas_replica_spec_t *spec,
     log_path = spec->log_path != NULL ? spec->log_path : "/dev/null";
 
     if (strpbrk(log_path, "\r\n") != NULL) {
-        return faas_process_error(err, errlen, "bad log path");
+        return faas_fail(err, errlen, "bad log path");
     }
 
     if (spec->exec == NULL || faas_argv_split(spec->exec, &argv, aerr,
                                               sizeof(aerr)) != 0)
     {
-        return faas_process_error(err, errlen, "exec \"%.200s\": %s",
+        return faas_fail(err, errlen, "exec \"%.200s\": %s",
                                   spec->exec ? spec->exec : "",
                                   spec->exec ? aerr : "empty command");
     }
@@ -1173,14 +1155,14 @@ faas_process_start(faas_runtime_t *rt, const faas_replica_spec_t *spec,
 
     logfd = open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
     if (logfd == -1) {
-        faas_process_error(err, errlen, "cannot open log %s: %s", log_path,
+        faas_fail(err, errlen, "cannot open log %s: %s", log_path,
                            strerror(errno));
         goto done;
     }
 
     rc = faas_process_spawn(program, argv, env, logfd, &pid);
     if (rc != 0) {
-        faas_process_error(err, errlen, "cannot run %s: %s", program,
+        faas_fail(err, errlen, "cannot run %s: %s", program,
                            strerror(rc));
         rc = -1;
         goto done;
@@ -1199,7 +1181,7 @@ faas_process_start(faas_runtime_t *rt, const faas_replica_spec_t *spec,
 
     /* not reaped yet, so /proc/<pid> is there even if it has exited */
     if (faas_process_read_stat(pid, &st) != 0) {
-        faas_process_error(err, errlen, "cannot read /proc/%d/stat",
+        faas_fail(err, errlen, "cannot read /proc/%d/stat",
                            (int) pid);
         goto undo;
     }
@@ -1207,7 +1189,7 @@ faas_process_start(faas_runtime_t *rt, const faas_replica_spec_t *spec,
     r.start_time = st.start_time;
 
     if (faas_process_remember(p, &r) != 0) {
-        faas_process_error(err, errlen, "out of memory");
+        faas_fail(err, errlen, "out of memory");
         goto undo;
     }
 
@@ -1217,7 +1199,7 @@ faas_process_start(faas_runtime_t *rt, const faas_replica_spec_t *spec,
     }
 
     if (handle_len < 32) {
-        faas_process_error(err, errlen, "handle buffer too small");
+        faas_fail(err, errlen, "handle buffer too small");
         goto undo;
     }
 
@@ -1362,7 +1344,7 @@ faas_process_stop(faas_runtime_t *rt, const char *handle, int grace_ms,
     pid_t                    pid;
 
     if (faas_process_parse_handle(handle, &pid, &start_time) != 0) {
-        return faas_process_error(err, errlen, "bad handle \"%.32s\"",
+        return faas_fail(err, errlen, "bad handle \"%.32s\"",
                                   handle ? handle : "");
     }
 
@@ -1380,7 +1362,7 @@ faas_process_stop(faas_runtime_t *rt, const char *handle, int grace_ms,
             faas_process_signal(p, &r, SIGKILL);
 
             if (!faas_process_wait_group(p, &r, FAAS_PROCESS_KILL_WAIT_MS)) {
-                return faas_process_error(err, errlen,
+                return faas_fail(err, errlen,
                                           "replica %s (pid %d) still runs "
                                           "%d ms after SIGKILL",
                                           r.replica_id, (int) pid,
@@ -1392,7 +1374,7 @@ faas_process_stop(faas_runtime_t *rt, const char *handle, int grace_ms,
     if (faas_process_record_path(p, r.replica_id, "", path, sizeof(path)) == 0
         && unlink(path) != 0 && errno != ENOENT)
     {
-        return faas_process_error(err, errlen, "cannot remove %s: %s", path,
+        return faas_fail(err, errlen, "cannot remove %s: %s", path,
                                   strerror(errno));
     }
 
@@ -1417,7 +1399,7 @@ faas_process_inspect(faas_runtime_t *rt, const char *handle,
     int                      running;
 
     if (faas_process_parse_handle(handle, &pid, &start_time) != 0) {
-        return faas_process_error(err, errlen, "bad handle \"%.32s\"",
+        return faas_fail(err, errlen, "bad handle \"%.32s\"",
                                   handle ? handle : "");
     }
 
@@ -1456,7 +1438,7 @@ faas_process_list(faas_runtime_t *rt, faas_replica_info_t **list, size_t *n,
 
     dir = opendir(p->state_dir);
     if (dir == NULL) {
-        return faas_process_error(err, errlen, "cannot read %s: %s",
+        return faas_fail(err, errlen, "cannot read %s: %s",
                                   p->state_dir, strerror(errno));
     }
 
@@ -1514,7 +1496,7 @@ nomem:
     closedir(dir);
     free(out);
 
-    return faas_process_error(err, errlen, "out of memory");
+    return faas_fail(err, errlen, "out of memory");
 }
 
 
@@ -1551,7 +1533,7 @@ faas_process_mkdirs(const char *dir, char *err, size_t errlen)
 
     len = strlen(dir);
     if (len == 0 || len >= sizeof(path)) {
-        return faas_process_error(err, errlen, "bad state directory");
+        return faas_fail(err, errlen, "bad state directory");
     }
 
     memcpy(path, dir, len + 1);
@@ -1560,7 +1542,7 @@ faas_process_mkdirs(const char *dir, char *err, size_t errlen)
         if (*s == '/') {
             *s = '\0';
             if (mkdir(path, 0755) != 0 && errno != EEXIST) {
-                return faas_process_error(err, errlen, "cannot create %s: %s",
+                return faas_fail(err, errlen, "cannot create %s: %s",
                                           path, strerror(errno));
             }
             *s = '/';
@@ -1568,7 +1550,7 @@ faas_process_mkdirs(const char *dir, char *err, size_t errlen)
     }
 
     if (mkdir(path, 0700) != 0 && errno != EEXIST) {
-        return faas_process_error(err, errlen, "cannot create %s: %s", path,
+        return faas_fail(err, errlen, "cannot create %s: %s", path,
                                   strerror(errno));
     }
 
@@ -1586,7 +1568,7 @@ faas_runtime_process_new(const char *state_dir, char *err, size_t errlen)
     if (state_dir == NULL || faas_process_mkdirs(state_dir, err, errlen) != 0)
     {
         if (state_dir == NULL) {
-            faas_process_error(err, errlen, "no state directory");
+            faas_fail(err, errlen, "no state directory");
         }
         return NULL;
     }
@@ -1594,7 +1576,7 @@ faas_runtime_process_new(const char *state_dir, char *err, size_t errlen)
     if (stat(state_dir, &sb) != 0 || !S_ISDIR(sb.st_mode)
         || access(state_dir, W_OK | X_OK) != 0)
     {
-        faas_process_error(err, errlen, "state directory %s is not a "
+        faas_fail(err, errlen, "state directory %s is not a "
                            "writable directory", state_dir);
         return NULL;
     }
@@ -1606,7 +1588,7 @@ faas_runtime_process_new(const char *state_dir, char *err, size_t errlen)
     {
         free(rt);
         free(p);
-        faas_process_error(err, errlen, "out of memory");
+        faas_fail(err, errlen, "out of memory");
         return NULL;
     }
 

@@ -14,23 +14,11 @@
 
 #include <cjson/cJSON.h>
 
+#include "fail.h"
 #include "spec.h"
 
 
 #define FAAS_SPEC_INT_MAX  1000000000
-
-
-static int
-faas_spec_fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list  args;
-
-    va_start(args, fmt);
-    vsnprintf(err, errlen, fmt, args);
-    va_end(args);
-
-    return -1;
-}
 
 
 int
@@ -139,14 +127,14 @@ faas_spec_int(const cJSON *obj, const char *key, long long min,
     item = cJSON_GetObjectItemCaseSensitive(obj, key);
 
     if (!cJSON_IsNumber(item)) {
-        return faas_spec_fail(err, errlen, "\"%s\" is missing or not a number",
+        return faas_fail(err, errlen, "\"%s\" is missing or not a number",
                               key);
     }
 
     d = item->valuedouble;
 
     if (d != (double) (long long) d || d < (double) min || d > (double) max) {
-        return faas_spec_fail(err, errlen, "\"%s\" is out of range", key);
+        return faas_fail(err, errlen, "\"%s\" is out of range", key);
     }
 
     *out = (long long) d;
@@ -171,7 +159,7 @@ faas_spec_string(const cJSON *obj, const char *key, const char **out,
     }
 
     if (!cJSON_IsString(item) || item->valuestring == NULL) {
-        return faas_spec_fail(err, errlen, "\"%s\" is not a string", key);
+        return faas_fail(err, errlen, "\"%s\" is not a string", key);
     }
 
     *out = item->valuestring;
@@ -236,7 +224,7 @@ faas_spec_revisions(const cJSON *root, faas_spec_t *spec, char *err,
     array = cJSON_GetObjectItemCaseSensitive(root, "revisions");
 
     if (!cJSON_IsArray(array) || cJSON_GetArraySize(array) == 0) {
-        return faas_spec_fail(err, errlen, "\"revisions\" is missing or "
+        return faas_fail(err, errlen, "\"revisions\" is missing or "
                               "empty");
     }
 
@@ -244,7 +232,7 @@ faas_spec_revisions(const cJSON *root, faas_spec_t *spec, char *err,
     spec->revisions = calloc(spec->nrevisions, sizeof(faas_spec_revision_t));
 
     if (spec->revisions == NULL) {
-        return faas_spec_fail(err, errlen, "out of memory");
+        return faas_fail(err, errlen, "out of memory");
     }
 
     i = 0;
@@ -259,19 +247,19 @@ faas_spec_revisions(const cJSON *root, faas_spec_t *spec, char *err,
             || faas_spec_int(item, "weight", 0, 100, &weight, why,
                              sizeof(why)) != 0)
         {
-            return faas_spec_fail(err, errlen, "revision %zu: %s", i + 1,
+            return faas_fail(err, errlen, "revision %zu: %s", i + 1,
                                   cJSON_IsObject(item) ? why
                                                        : "not an object");
         }
 
         if (name == NULL || !faas_spec_valid_label(name, strlen(name))) {
-            return faas_spec_fail(err, errlen, "revision %zu: the name is not "
+            return faas_fail(err, errlen, "revision %zu: the name is not "
                                   "a DNS label", i + 1);
         }
 
         for (k = 0; k < i; k++) {
             if (strcmp(spec->revisions[k].name, name) == 0) {
-                return faas_spec_fail(err, errlen, "revision \"%s\" is "
+                return faas_fail(err, errlen, "revision \"%s\" is "
                                       "declared twice", name);
             }
         }
@@ -282,7 +270,7 @@ faas_spec_revisions(const cJSON *root, faas_spec_t *spec, char *err,
         if ((exec && (rev->exec = strdup(exec)) == NULL)
             || (image && (rev->image = strdup(image)) == NULL))
         {
-            return faas_spec_fail(err, errlen, "out of memory");
+            return faas_fail(err, errlen, "out of memory");
         }
 
         i++;
@@ -301,7 +289,7 @@ faas_spec_env(const cJSON *root, faas_spec_t *spec, char *err, size_t errlen)
     env = cJSON_GetObjectItemCaseSensitive(root, "env");
 
     if (env != NULL && !cJSON_IsObject(env)) {
-        return faas_spec_fail(err, errlen, "\"env\" is not an object");
+        return faas_fail(err, errlen, "\"env\" is not an object");
     }
 
     n = env ? (size_t) cJSON_GetArraySize(env) : 0;
@@ -309,18 +297,18 @@ faas_spec_env(const cJSON *root, faas_spec_t *spec, char *err, size_t errlen)
     spec->env = calloc(n + 1, sizeof(char *));
 
     if (spec->env == NULL) {
-        return faas_spec_fail(err, errlen, "out of memory");
+        return faas_fail(err, errlen, "out of memory");
     }
 
     n = 0;
 
     cJSON_ArrayForEach(item, env) {
         if (!faas_spec_valid_env_name(item->string)) {
-            return faas_spec_fail(err, errlen, "\"env\": bad variable name");
+            return faas_fail(err, errlen, "\"env\": bad variable name");
         }
 
         if (!cJSON_IsString(item) || item->valuestring == NULL) {
-            return faas_spec_fail(err, errlen, "\"env\": \"%s\" is not a "
+            return faas_fail(err, errlen, "\"env\": \"%s\" is not a "
                                   "string", item->string);
         }
 
@@ -329,7 +317,7 @@ faas_spec_env(const cJSON *root, faas_spec_t *spec, char *err, size_t errlen)
         spec->env[n] = malloc(len);
 
         if (spec->env[n] == NULL) {
-            return faas_spec_fail(err, errlen, "out of memory");
+            return faas_fail(err, errlen, "out of memory");
         }
 
         snprintf(spec->env[n], len, "%s=%s", item->string, item->valuestring);
@@ -351,7 +339,7 @@ faas_spec_numbers(const cJSON *root, faas_spec_t *spec, char *err,
     queue = cJSON_GetObjectItemCaseSensitive(root, "queue");
 
     if (!cJSON_IsObject(scale) || !cJSON_IsObject(queue)) {
-        return faas_spec_fail(err, errlen, "\"scale\" or \"queue\" is missing");
+        return faas_fail(err, errlen, "\"scale\" or \"queue\" is missing");
     }
 
     if (faas_spec_int(root, "concurrency", 0, FAAS_SPEC_INT_MAX, &n, err,
@@ -399,7 +387,7 @@ faas_spec_numbers(const cJSON *root, faas_spec_t *spec, char *err,
     spec->queue_size = (int) n;
 
     if (spec->scale_max && spec->scale_max < spec->scale_min) {
-        return faas_spec_fail(err, errlen, "scale max %d is below min %d",
+        return faas_fail(err, errlen, "scale max %d is below min %d",
                               spec->scale_max, spec->scale_min);
     }
 
@@ -422,7 +410,7 @@ faas_spec_parse(const char *name, const char *json, size_t len,
 
     if (!cJSON_IsObject(root)) {
         cJSON_Delete(root);
-        return faas_spec_fail(err, errlen, "not a JSON object");
+        return faas_fail(err, errlen, "not a JSON object");
     }
 
     rc = -1;
@@ -434,7 +422,7 @@ faas_spec_parse(const char *name, const char *json, size_t len,
     }
 
     if (schema != FAAS_SPEC_SCHEMA) {
-        faas_spec_fail(err, errlen, "schema %lld is not %d", schema,
+        faas_fail(err, errlen, "schema %lld is not %d", schema,
                        FAAS_SPEC_SCHEMA);
         goto done;
     }
@@ -444,12 +432,12 @@ faas_spec_parse(const char *name, const char *json, size_t len,
     }
 
     if (fname == NULL || !faas_spec_valid_label(fname, strlen(fname))) {
-        faas_spec_fail(err, errlen, "the name is not a DNS label");
+        faas_fail(err, errlen, "the name is not a DNS label");
         goto done;
     }
 
     if (strcmp(fname, name) != 0) {
-        faas_spec_fail(err, errlen, "the name \"%s\" differs from the field",
+        faas_fail(err, errlen, "the name \"%s\" differs from the field",
                        fname);
         goto done;
     }
@@ -461,7 +449,7 @@ faas_spec_parse(const char *name, const char *json, size_t len,
     }
 
     if (health && !faas_spec_valid_health(health)) {
-        faas_spec_fail(err, errlen, "\"health\" is not a path of printable "
+        faas_fail(err, errlen, "\"health\" is not a path of printable "
                        "characters starting with \"/\"");
         goto done;
     }

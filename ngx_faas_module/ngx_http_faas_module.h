@@ -93,8 +93,10 @@ typedef struct {
     ngx_int_t                       desired;    /* -1: unknown */
     size_t                          state_len;
     size_t                          reason_len;
+    size_t                          why_len;
     u_char                          state[16];
-    u_char                          reason[160];
+    u_char                          reason[160]; /* of a replica's failure */
+    u_char                          why[64];     /* of the desired count */
 } ngx_http_faas_revision_report_t;
 
 

@@ -247,7 +247,10 @@ ngx_http_faas_status_report(u_char *p, ngx_http_faas_revision_report_t *report)
         p = ngx_cpymem(p, "null", 4);
     }
 
-    p = ngx_cpymem(p, ",\"state\":\"", sizeof(",\"state\":\"") - 1);
+    p = ngx_cpymem(p, ",\"desired_reason\":\"",
+                   sizeof(",\"desired_reason\":\"") - 1);
+    p = ngx_http_faas_json_escape(p, report->why, report->why_len);
+    p = ngx_cpymem(p, "\",\"state\":\"", sizeof("\",\"state\":\"") - 1);
     p = ngx_http_faas_json_escape(p, report->state, report->state_len);
     p = ngx_cpymem(p, "\",\"reason\":\"", sizeof("\",\"reason\":\"") - 1);
     p = ngx_http_faas_json_escape(p, report->reason, report->reason_len);

@@ -559,8 +559,8 @@ done:
 
 
 /*
- * The controller's status hash of a revision: "state", "reason" and
- * "desired" are kept for the status page.  Values are checked and cut
+ * The controller's status hash of a revision: "state", "reason",
+ * "desired" and "desired_reason" are kept for the status page.  Values are checked and cut
  * (ngx_http_faas_revision_report_t), never trusted.
  */
 
@@ -596,6 +596,12 @@ ngx_http_faas_resync_status(void *reply, void *data)
         } else if (field.len == 6 && ngx_strncmp(field.data, "reason", 6) == 0) {
             report.reason_len = ngx_min(value.len, sizeof(report.reason));
             ngx_memcpy(report.reason, value.data, report.reason_len);
+
+        } else if (field.len == 14
+                   && ngx_strncmp(field.data, "desired_reason", 14) == 0)
+        {
+            report.why_len = ngx_min(value.len, sizeof(report.why));
+            ngx_memcpy(report.why, value.data, report.why_len);
 
         } else if (field.len == 7 && ngx_strncmp(field.data, "desired", 7) == 0) {
             n = ngx_atoi(value.data, value.len);

@@ -42,13 +42,15 @@ sub revision {
 ok(!exists revision('v1')->{controller}, 'no controller section before the controller says anything');
 
 $t->redis('HSET', 'faas:status:hello:v1', 'state', 'backoff', 'desired', '2',
-          'reason', "exited with status 3: \"boom\"\n", 'updated_ms', '1');
+          'desired_reason', 'stable', 'reason', "exited with status 3: \"boom\"\n",
+          'updated_ms', '1');
 
 ok($t->wait_until(sub { (revision('v1')->{controller} // {})->{state} }, 5, 'report'),
    'the controller status of a revision appears at the next resync');
 is_deeply(revision('v1')->{controller},
-          { desired => 2, state => 'backoff', reason => "exited with status 3: \"boom\"\n" },
-          'with its desired count, state and last exit reason, escaped as JSON');
+          { desired => 2, desired_reason => 'stable', state => 'backoff',
+            reason => "exited with status 3: \"boom\"\n" },
+          'with its desired count and why, state and last exit reason, escaped as JSON');
 
 $t->redis('HSET', 'faas:status:hello:v2', 'state', "\xff" x 40, 'desired', 'many',
           'reason', 'x' x 1000);
