@@ -18,8 +18,8 @@ WARN      := -std=c99 -Wall -Wextra -Werror -D_GNU_SOURCE
 
 DEB_PACKAGES := build-essential dpkg-dev nginx nginx-dev libhiredis-dev \
                 libcjson-dev libcurl4-openssl-dev redis-server wrk \
-                libtest-tcp-perl libwww-perl python3 valgrind \
-                libclang-rt-14-dev docker.io podman runc
+                libtest-tcp-perl libwww-perl python3 \
+                docker.io podman runc
 
 MODULE_SRCS := config $(wildcard ngx_faas_module/*.c ngx_faas_module/*.h)
 
