@@ -78,6 +78,7 @@ static ngx_http_faas_notify_t  ngx_http_faas_notify;
 static ngx_connection_t       *ngx_http_faas_notify_conn;
 static ngx_event_t             ngx_http_faas_recheck;
 static ngx_uint_t              ngx_http_faas_parked_total;
+static ngx_uint_t              ngx_http_faas_releasing;   /* posted */
 
 
 /*
@@ -318,7 +319,12 @@ ngx_http_faas_queue_wake(ngx_http_faas_revision_conf_t *rev)
     {
         next = ngx_queue_next(q);
 
-        if (ngx_cycle->free_connection_n <= NGX_HTTP_FAAS_SPARE_CONNECTIONS) {
+        /* released requests take their upstream connection only when
+         * their posted event runs: count them as taken already */
+
+        if (ngx_cycle->free_connection_n
+            <= ngx_http_faas_releasing + NGX_HTTP_FAAS_SPARE_CONNECTIONS)
+        {
             /* the rest go as requests end and give connections back */
             return;
         }
@@ -381,6 +387,7 @@ ngx_http_faas_release(ngx_http_faas_ctx_t *ctx)
 
     ctx->wait->event.handler = ngx_http_faas_release_handler;
     ngx_post_event(&ctx->wait->event, &ngx_posted_events);
+    ngx_http_faas_releasing++;
 }
 
 
@@ -392,6 +399,8 @@ ngx_http_faas_release_handler(ngx_event_t *ev)
 
     r = ev->data;
     c = r->connection;
+
+    ngx_http_faas_releasing--;
 
     ngx_http_set_log_request(c->log, r);
 
@@ -563,6 +572,7 @@ ngx_http_faas_request_done(ngx_http_faas_ctx_t *ctx)
 
     if (ctx->wait && ctx->wait->event.posted) {
         ngx_delete_posted_event(&ctx->wait->event);
+        ngx_http_faas_releasing--;
     }
 
     ngx_http_faas_queue_leave(ctx);
