@@ -2,7 +2,7 @@
 #
 #   make          module and daemons into build/
 #   make test     install missing packages, build, run the whole suite
-#   make asan     the module built with AddressSanitizer (build/asan/)
+#   make asan     the module and the controller under AddressSanitizer
 #   make deps     install every Debian package the build and tests need
 #   make demo     Redis, the controller and nginx with the example functions
 #   make demo-stop  stop what make demo started
@@ -50,7 +50,8 @@ $(BUILD)/ngx_http_faas_module.so: $(BUILD)/nginx/Makefile $(MODULE_SRCS)
 	cp $(BUILD)/nginx/ngx_http_faas_module.so $@.tmp
 	mv $@.tmp $@    # a running nginx keeps the file it mapped
 
-asan: $(BUILD)/asan/ngx_http_faas_module.so
+# the module and the controller under AddressSanitizer, for t/99-asan.t
+asan: $(BUILD)/asan/ngx_http_faas_module.so $(BUILD)/asan/faas-controller
 
 $(BUILD)/asan/Makefile: config
 	$(call nginx_module_build,$(CURDIR)/$(BUILD)/asan,-fsanitize=address -fno-omit-frame-pointer,-fsanitize=address)
@@ -64,7 +65,7 @@ CONTROLLER_SRCS := $(wildcard controller/*.c) $(wildcard scaler/*.c)
 CONTROLLER_HDRS := $(wildcard controller/*.h) $(wildcard scaler/*.h)
 CONTROLLER_LIBS := -lhiredis -lcurl -lcjson -lpthread -lm
 
-daemons: $(BUILD)/faas-controller $(BUILD)/asan/faas-controller
+daemons: $(BUILD)/faas-controller
 
 $(BUILD)/faas-controller: $(CONTROLLER_SRCS) $(CONTROLLER_HDRS)
 	@mkdir -p $(BUILD)
@@ -80,7 +81,7 @@ $(BUILD)/asan/faas-controller: $(CONTROLLER_SRCS) $(CONTROLLER_HDRS)
 # The runtimes alone, driven from the tests (t/40-runtime-*.t).
 RUNTIME_DRIVER_SRCS := t/tools/runtime_driver.c controller/runtime_process.c \
                        controller/runtime_docker.c controller/argv.c \
-                       controller/fail.c
+                       controller/spec.c controller/fail.c
 
 $(BUILD)/runtime-driver: $(RUNTIME_DRIVER_SRCS) $(wildcard controller/*.h)
 	@mkdir -p $(BUILD)

@@ -6,7 +6,6 @@
  * to copy them into a single allocation.
  */
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,8 +80,8 @@ faas_argv_scan(const char *s, faas_argv_out_t *o, char *err, size_t errlen)
 
         if (s[i] == '#') {
             return faas_fail(err, errlen,
-                       "'#' starts a comment in a shell (column %zu): "
-                       "quote it to pass it as an argument", i + 1);
+                             "'#' starts a comment in a shell (column %zu): "
+                             "quote it to pass it as an argument", i + 1);
         }
 
         if (o->nwords == 0 && faas_argv_name_char(s[i], 1)) {
@@ -92,8 +91,8 @@ faas_argv_scan(const char *s, faas_argv_out_t *o, char *err, size_t errlen)
             if (s[n] == '=') {
                 return faas_fail(err, errlen,
                            "the command starts with a variable assignment "
-                           "(column %zu): set it in the function's env",
-                           i + 1);
+                                 "(column %zu): set it in the function's env",
+                                 i + 1);
             }
         }
 
@@ -109,7 +108,7 @@ faas_argv_scan(const char *s, faas_argv_out_t *o, char *err, size_t errlen)
             case '\\':
                 if (s[i + 1] == '\0') {
                     return faas_fail(err, errlen,
-                               "trailing backslash at column %zu", i + 1);
+                                     "trailing backslash at column %zu", i + 1);
                 }
                 if (s[i + 1] != '\n') {
                     faas_argv_emit(o, s[i + 1]);
@@ -122,8 +121,8 @@ faas_argv_scan(const char *s, faas_argv_out_t *o, char *err, size_t errlen)
                 while (s[i] != '\'') {
                     if (s[i] == '\0') {
                         return faas_fail(err, errlen,
-                                   "unterminated single quote opened at "
-                                   "column %zu", open + 1);
+                                         "unterminated single quote opened at "
+                                         "column %zu", open + 1);
                     }
                     faas_argv_emit(o, s[i++]);
                 }
@@ -137,8 +136,8 @@ faas_argv_scan(const char *s, faas_argv_out_t *o, char *err, size_t errlen)
 
                     if (c == '\0') {
                         return faas_fail(err, errlen,
-                                   "unterminated double quote opened at "
-                                   "column %zu", open + 1);
+                                         "unterminated double quote opened at "
+                                         "column %zu", open + 1);
                     }
 
                     if (c == '\\' && s[i + 1] != '\0'
@@ -153,16 +152,16 @@ faas_argv_scan(const char *s, faas_argv_out_t *o, char *err, size_t errlen)
 
                     if (c == '`') {
                         return faas_fail(err, errlen,
-                                   "'`' (command substitution) at column "
+                                         "'`' (command substitution) at column "
                                    "%zu: nothing is run by a shell; write "
-                                   "\\` to pass it", i + 1);
+                                         "\\` to pass it", i + 1);
                     }
 
                     if (c == '$' && faas_argv_expands(s[i + 1])) {
                         return faas_fail(err, errlen,
                                    "'$' expansion at column %zu: nothing is "
-                                   "expanded (use the function's env, or "
-                                   "write \\$ to pass it)", i + 1);
+                                         "expanded (use the function's env, or "
+                                         "write \\$ to pass it)", i + 1);
                     }
 
                     faas_argv_emit(o, c);
@@ -175,21 +174,21 @@ faas_argv_scan(const char *s, faas_argv_out_t *o, char *err, size_t errlen)
             case ')':
                 return faas_fail(err, errlen,
                            "unquoted '%c' at column %zu: the command is not "
-                           "run by a shell; quote it to pass it as an "
-                           "argument", c, i + 1);
+                                 "run by a shell; quote it to pass it as an "
+                                 "argument", c, i + 1);
 
             case '`':
                 return faas_fail(err, errlen,
-                           "'`' (command substitution) at column %zu: "
+                                 "'`' (command substitution) at column %zu: "
                            "nothing is run by a shell; quote it to pass it",
-                           i + 1);
+                                 i + 1);
 
             case '$':
                 if (faas_argv_expands(s[i + 1])) {
                     return faas_fail(err, errlen,
-                               "'$' expansion at column %zu: nothing is "
+                                     "'$' expansion at column %zu: nothing is "
                                "expanded (use the function's env, or quote "
-                               "it with '...' to pass it)", i + 1);
+                                     "it with '...' to pass it)", i + 1);
                 }
                 faas_argv_emit(o, c);
                 i++;

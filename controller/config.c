@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -197,7 +196,7 @@ faas_config_copy(char *dst, size_t size, const char *value, const char *what,
 
     if (len >= size) {
         return faas_fail(err, errlen, "%s is too long (%zu > %zu)",
-                                what, len, size - 1);
+                         what, len, size - 1);
     }
 
     memcpy(dst, value, len + 1);
@@ -314,15 +313,15 @@ faas_config_set_redis(faas_config_t *cfg, const char *value, char *err,
 
         if (end == NULL) {
             return faas_fail(err, errlen,
-                                    "--redis \"%s\": missing \"]\"", value);
+                             "--redis \"%s\": missing \"]\"", value);
         }
 
         colon = (end[1] == ':') ? end + 1 : NULL;
 
         if (end[1] != '\0' && colon == NULL) {
             return faas_fail(err, errlen,
-                                    "--redis \"%s\": expected HOST:PORT or "
-                                    "unix:/PATH", value);
+                             "--redis \"%s\": expected HOST:PORT or "
+                             "unix:/PATH", value);
         }
 
     } else {
@@ -330,8 +329,8 @@ faas_config_set_redis(faas_config_t *cfg, const char *value, char *err,
 
         if (colon && strchr(value, ':') != colon) {
             return faas_fail(err, errlen,
-                                    "--redis \"%s\": an IPv6 address goes in "
-                                    "brackets, as [::1]:6379", value);
+                             "--redis \"%s\": an IPv6 address goes in "
+                             "brackets, as [::1]:6379", value);
         }
 
         end = colon ? colon : value + strlen(value);
@@ -341,8 +340,8 @@ faas_config_set_redis(faas_config_t *cfg, const char *value, char *err,
 
     if (hostlen == 0 || hostlen >= sizeof(cfg->redis_host)) {
         return faas_fail(err, errlen,
-                                "--redis \"%s\": expected HOST:PORT or "
-                                "unix:/PATH", value);
+                         "--redis \"%s\": expected HOST:PORT or "
+                         "unix:/PATH", value);
     }
 
     memcpy(cfg->redis_host, host, hostlen);
@@ -352,7 +351,7 @@ faas_config_set_redis(faas_config_t *cfg, const char *value, char *err,
     if (colon) {
         if (faas_config_number(colon + 1, 1, 65535, &port) != 0) {
             return faas_fail(err, errlen,
-                                    "--redis \"%s\": bad port", value);
+                             "--redis \"%s\": bad port", value);
         }
 
         cfg->redis_port = (int) port;
@@ -397,7 +396,7 @@ faas_config_set_db(faas_config_t *cfg, const char *value, char *err,
 
     if (faas_config_number(value, 0, 1000000, &db) != 0) {
         return faas_fail(err, errlen, "--redis-db \"%s\": expected a "
-                                "number from 0 to 1000000", value);
+                         "number from 0 to 1000000", value);
     }
 
     cfg->redis_db = (int) db;
@@ -419,7 +418,7 @@ faas_config_set_prefix(faas_config_t *cfg, const char *value, char *err,
 
     if (len == 0 || len > FAAS_PREFIX_MAX) {
         return faas_fail(err, errlen, "--prefix \"%s\": expected 1 to "
-                                "%d characters", value, FAAS_PREFIX_MAX);
+                         "%d characters", value, FAAS_PREFIX_MAX);
     }
 
     for (p = value; *p; p++) {
@@ -427,7 +426,7 @@ faas_config_set_prefix(faas_config_t *cfg, const char *value, char *err,
               || (*p >= '0' && *p <= '9') || strchr(":_.{}-", *p)))
         {
             return faas_fail(err, errlen, "--prefix \"%s\": only "
-                                    "[A-Za-z0-9:_.{}-] are allowed", value);
+                             "[A-Za-z0-9:_.{}-] are allowed", value);
         }
     }
 
@@ -443,7 +442,7 @@ faas_config_set_runtime(faas_config_t *cfg, const char *value, char *err,
 {
     if (strcmp(value, "process") != 0 && strcmp(value, "docker") != 0) {
         return faas_fail(err, errlen, "--runtime \"%s\": expected "
-                                "process or docker", value);
+                         "process or docker", value);
     }
 
     cfg->runtime = value;
@@ -458,7 +457,7 @@ faas_config_set_docker_host(faas_config_t *cfg, const char *value, char *err,
 {
     if (strncmp(value, "unix:///", 8) != 0) {
         return faas_fail(err, errlen, "--docker-host \"%s\": expected "
-                                "unix:///PATH", value);
+                         "unix:///PATH", value);
     }
 
     cfg->docker_host = value;
@@ -499,7 +498,7 @@ faas_config_set_port_range(faas_config_t *cfg, const char *value, char *err,
 bad:
 
     return faas_fail(err, errlen, "--port-range \"%s\": expected LO-HI "
-                            "with 1 <= LO <= HI <= 65535", value);
+                     "with 1 <= LO <= HI <= 65535", value);
 }
 
 
@@ -527,8 +526,8 @@ faas_config_set_time(int *ms, const char *flag, const char *value, char *err,
 {
     if (faas_config_duration(value, ms) != 0) {
         return faas_fail(err, errlen, "--%s \"%s\": expected a time "
-                                "such as 500ms, 30s or 2m, at most a day",
-                                flag, value);
+                         "such as 500ms, 30s or 2m, at most a day",
+                         flag, value);
     }
 
     return 0;
@@ -576,7 +575,7 @@ faas_config_set_log_level(faas_config_t *cfg, const char *value, char *err,
     }
 
     return faas_fail(err, errlen, "--log-level \"%s\": expected error, "
-                            "warn, info or debug", value);
+                     "warn, info or debug", value);
 }
 
 
@@ -592,7 +591,7 @@ faas_config_set_scaler(faas_config_t *cfg, const char *value, char *err,
 
     } else {
         return faas_fail(err, errlen, "--scaler \"%s\": expected on "
-                                "or off", value);
+                         "or off", value);
     }
 
     return 0;
@@ -611,7 +610,7 @@ faas_config_set_tick(faas_config_t *cfg, const char *value, char *err,
 
     if (cfg->tick_ms < 10) {
         return faas_fail(err, errlen, "--tick \"%s\": at least 10ms",
-                                value);
+                         value);
     }
 
     return 0;
@@ -644,8 +643,8 @@ faas_config_set_panic_threshold(faas_config_t *cfg, const char *value,
 
     if (faas_config_number(value, 100, 100000, &pct) != 0) {
         return faas_fail(err, errlen, "--panic-threshold \"%s\": "
-                                "expected a percentage from 100 to 100000",
-                                value);
+                         "expected a percentage from 100 to 100000",
+                         value);
     }
 
     cfg->panic_threshold_pct = (int) pct;
@@ -668,8 +667,8 @@ faas_config_rate(double *rate, const char *flag, const char *value,
 
     if (errno || isnan(v) || *end != '\0' || v < 1.0 || v > 1000000.0) {
         return faas_fail(err, errlen, "--%s \"%s\": expected a "
-                                "number from 1 to 1000000, such as 2 or 1.5",
-                                flag, value);
+                         "number from 1 to 1000000, such as 2 or 1.5",
+                         flag, value);
     }
 
     *rate = v;
@@ -704,7 +703,7 @@ faas_config_set_utilization(faas_config_t *cfg, const char *value,
 
     if (faas_config_number(value, 1, 100, &pct) != 0) {
         return faas_fail(err, errlen, "--target-utilization \"%s\": "
-                                "expected a percentage from 1 to 100", value);
+                         "expected a percentage from 1 to 100", value);
     }
 
     cfg->utilization_pct = (int) pct;
@@ -838,7 +837,7 @@ faas_config_parse(faas_config_t *cfg, int argc, char *const *argv,
 
         if (strncmp(arg, "--", 2) != 0) {
             return faas_fail(err, errlen, "unexpected argument \"%s\" "
-                                    "(see --help)", arg);
+                             "(see --help)", arg);
         }
 
         arg += 2;
@@ -849,7 +848,7 @@ faas_config_parse(faas_config_t *cfg, int argc, char *const *argv,
 
         if (opt == NULL) {
             return faas_fail(err, errlen, "unknown option \"--%.*s\" "
-                                    "(see --help)", (int) len, arg);
+                             "(see --help)", (int) len, arg);
         }
 
         if (eq) {
@@ -860,7 +859,7 @@ faas_config_parse(faas_config_t *cfg, int argc, char *const *argv,
 
         } else {
             return faas_fail(err, errlen, "option \"--%s\" needs a "
-                                    "value", opt->flag);
+                             "value", opt->flag);
         }
 
         if (opt->set(cfg, value, err, errlen) != 0) {
@@ -870,20 +869,20 @@ faas_config_parse(faas_config_t *cfg, int argc, char *const *argv,
 
     if (cfg->redis_user && cfg->redis_password == NULL) {
         return faas_fail(err, errlen, "--redis-user needs "
-                                "--redis-password (or FAAS_REDIS_PASSWORD)");
+                         "--redis-password (or FAAS_REDIS_PASSWORD)");
     }
 
     if (cfg->panic_window_ms > cfg->stable_window_ms) {
         return faas_fail(err, errlen, "--panic-window (%d ms) must "
-                                "not be longer than --stable-window (%d ms)",
-                                cfg->panic_window_ms, cfg->stable_window_ms);
+                         "not be longer than --stable-window (%d ms)",
+                         cfg->panic_window_ms, cfg->stable_window_ms);
     }
 
     if (cfg->instance_expiry_ms < cfg->metrics_stale_ms) {
         return faas_fail(err, errlen, "--instance-expiry (%d ms) must "
-                                "not be shorter than --metrics-stale (%d ms)",
-                                cfg->instance_expiry_ms,
-                                cfg->metrics_stale_ms);
+                         "not be shorter than --metrics-stale (%d ms)",
+                         cfg->instance_expiry_ms,
+                         cfg->metrics_stale_ms);
     }
 
     if (cfg->log_dir[0] == '\0') {

@@ -21,7 +21,6 @@
  * may call at once; every request has a timeout.
  */
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +29,7 @@
 #include <curl/curl.h>
 
 #include "fail.h"
+#include "spec.h"
 #include "runtime.h"
 
 
@@ -69,30 +69,6 @@ static int faas_docker_list(faas_runtime_t *rt, faas_replica_info_t **list,
     size_t *n, char *err, size_t errlen);
 static void faas_docker_free(faas_runtime_t *rt);
 
-
-/* Container ids and names in URL paths: [A-Za-z0-9_.-] only. */
-static int
-faas_docker_valid_ref(const char *s, size_t max)
-{
-    size_t  i, len;
-
-    len = s != NULL ? strlen(s) : 0;
-
-    if (len == 0 || len > max || s[0] == '.' || s[0] == '-') {
-        return 0;
-    }
-
-    for (i = 0; i < len; i++) {
-        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z')
-              || (s[i] >= '0' && s[i] <= '9')
-              || s[i] == '.' || s[i] == '_' || s[i] == '-'))
-        {
-            return 0;
-        }
-    }
-
-    return 1;
-}
 
 
 /* ---- HTTP over the engine's socket --------------------------------------- */
@@ -206,9 +182,9 @@ faas_docker_request(faas_docker_t *d, const char *method, const char *path,
 
     if (rc != CURLE_OK) {
         faas_fail(err, errlen, "docker: %s %s via %s: %s", method,
-                          path, d->socket_path,
-                          resp->too_big ? "answer too large"
-                          : errbuf[0] ? errbuf : curl_easy_strerror(rc));
+                  path, d->socket_path,
+                  resp->too_big ? "answer too large"
+                  : errbuf[0] ? errbuf : curl_easy_strerror(rc));
         free(resp->data);
         memset(resp, 0, sizeof(*resp));
         return -1;
@@ -263,7 +239,7 @@ faas_docker_http_error(const char *what, long status,
     faas_docker_message(resp, msg, sizeof(msg));
 
     return faas_fail(err, errlen, "docker: %s: HTTP %ld: %s", what,
-                             status, msg);
+                     status, msg);
 }
 
 
@@ -420,7 +396,7 @@ faas_docker_create_body(const faas_replica_spec_t *spec, char *err,
         if (e[0] == '=' || strchr(e, '=') == NULL) {
             cJSON_Delete(root);
             faas_fail(err, errlen,
-                              "env entry \"%.64s\" is not NAME=value", e);
+                      "env entry \"%.64s\" is not NAME=value", e);
             return NULL;
         }
 
@@ -493,16 +469,16 @@ faas_docker_start(faas_runtime_t *rt, const faas_replica_spec_t *spec,
         || strlen(spec->revision) > FAAS_NAME_MAX)
     {
         return faas_fail(err, errlen,
-                                 "bad function or revision name");
+                         "bad function or revision name");
     }
 
-    if (!faas_docker_valid_ref(spec->replica_id, FAAS_REPLICA_ID_MAX)) {
+    if (!faas_spec_valid_replica_id(spec->replica_id)) {
         return faas_fail(err, errlen,
-                                 "bad replica id \"%.80s\": 1 to %d of "
-                                 "[A-Za-z0-9._-], not starting with '.' or "
-                                 "'-'", spec->replica_id ? spec->replica_id
-                                                         : "",
-                                 FAAS_REPLICA_ID_MAX);
+                         "bad replica id \"%.80s\": 1 to %d of "
+                         "[A-Za-z0-9._-], not starting with '.' or "
+                         "'-'", spec->replica_id ? spec->replica_id
+                         : "",
+                         FAAS_REPLICA_ID_MAX);
     }
 
     if (spec->image == NULL || spec->image[0] == '\0') {
@@ -535,9 +511,9 @@ faas_docker_start(faas_runtime_t *rt, const faas_replica_spec_t *spec,
         faas_docker_message(&resp, msg, sizeof(msg));
         free(resp.data);
         return faas_fail(err, errlen,
-                                 "image %s not found: build or load it; "
-                                 "images are never pulled (engine: %s)",
-                                 spec->image, msg);
+                         "image %s not found: build or load it; "
+                         "images are never pulled (engine: %s)",
+                         spec->image, msg);
     }
 
     /* dockerd says 409, Podman 500 */
@@ -548,10 +524,10 @@ faas_docker_start(faas_runtime_t *rt, const faas_replica_spec_t *spec,
         faas_docker_message(&resp, msg, sizeof(msg));
         free(resp.data);
         return faas_fail(err, errlen,
-                                 "container %s%s exists already: stop that "
-                                 "replica first (engine: %s)",
-                                 FAAS_DOCKER_NAME_PREFIX, spec->replica_id,
-                                 msg);
+                         "container %s%s exists already: stop that "
+                         "replica first (engine: %s)",
+                         FAAS_DOCKER_NAME_PREFIX, spec->replica_id,
+                         msg);
     }
 
     if (status != 201 && status != 200) {
@@ -565,7 +541,7 @@ faas_docker_start(faas_runtime_t *rt, const faas_replica_spec_t *spec,
     id = cJSON_GetObjectItemCaseSensitive(json, "Id");
 
     if (!cJSON_IsString(id)
-        || !faas_docker_valid_ref(id->valuestring, sizeof(cid) - 1))
+        || !faas_spec_valid_token(id->valuestring, sizeof(cid) - 1))
     {
         cJSON_Delete(json);
         free(resp.data);
@@ -573,8 +549,8 @@ faas_docker_start(faas_runtime_t *rt, const faas_replica_spec_t *spec,
                  spec->replica_id);
         faas_docker_remove(d, cid, ignored, sizeof(ignored));
         return faas_fail(err, errlen,
-                                 "docker: create container: no Id in the "
-                                 "answer");
+                         "docker: create container: no Id in the "
+                         "answer");
     }
 
     snprintf(cid, sizeof(cid), "%s", id->valuestring);
@@ -622,9 +598,9 @@ faas_docker_stop(faas_runtime_t *rt, const char *handle, int grace_ms,
     long                status;
     int                 grace_s;
 
-    if (!faas_docker_valid_ref(handle, FAAS_HANDLE_MAX - 1)) {
+    if (!faas_spec_valid_token(handle, FAAS_HANDLE_MAX - 1)) {
         return faas_fail(err, errlen, "bad handle \"%.32s\"",
-                                 handle ? handle : "");
+                         handle ? handle : "");
     }
 
     grace_s = grace_ms <= 0 ? 0 : (grace_ms + 999) / 1000;
@@ -678,9 +654,9 @@ faas_docker_inspect(faas_runtime_t *rt, const char *handle,
     char                path[256];
     long                status;
 
-    if (!faas_docker_valid_ref(handle, FAAS_HANDLE_MAX - 1)) {
+    if (!faas_spec_valid_token(handle, FAAS_HANDLE_MAX - 1)) {
         return faas_fail(err, errlen, "bad handle \"%.32s\"",
-                                 handle ? handle : "");
+                         handle ? handle : "");
     }
 
     snprintf(path, sizeof(path), "/containers/%s/json", handle);
@@ -718,8 +694,8 @@ faas_docker_inspect(faas_runtime_t *rt, const char *handle,
     if (!cJSON_IsObject(state) || !cJSON_IsString(id)) {
         cJSON_Delete(json);
         return faas_fail(err, errlen,
-                                 "docker: inspect container %s: no State or "
-                                 "Id in the answer", handle);
+                         "docker: inspect container %s: no State or "
+                         "Id in the answer", handle);
     }
 
     faas_docker_info_from_labels(labels, id->valuestring, info);
@@ -767,7 +743,7 @@ faas_docker_list(faas_runtime_t *rt, faas_replica_info_t **list, size_t *n,
     if (!cJSON_IsArray(json)) {
         cJSON_Delete(json);
         return faas_fail(err, errlen,
-                                 "docker: list containers: not a JSON array");
+                         "docker: list containers: not a JSON array");
     }
 
     cap = (size_t) cJSON_GetArraySize(json);
@@ -785,7 +761,7 @@ faas_docker_list(faas_runtime_t *rt, faas_replica_info_t **list, size_t *n,
         state = cJSON_GetObjectItemCaseSensitive(c, "State");
 
         if (count == cap || !cJSON_IsString(id)
-            || !faas_docker_valid_ref(id->valuestring, FAAS_HANDLE_MAX - 1))
+            || !faas_spec_valid_token(id->valuestring, FAAS_HANDLE_MAX - 1))
         {
             continue;
         }
@@ -857,9 +833,9 @@ faas_runtime_docker_new(const char *docker_host, char *err, size_t errlen)
         || docker_host[7] != '/')
     {
         faas_fail(err, errlen,
-                          "docker host \"%.100s\": only unix:///path/to/"
-                          "socket is supported", docker_host ? docker_host
-                                                             : "");
+                  "docker host \"%.100s\": only unix:///path/to/"
+                  "socket is supported", docker_host ? docker_host
+                  : "");
         return NULL;
     }
 
@@ -867,7 +843,7 @@ faas_runtime_docker_new(const char *docker_host, char *err, size_t errlen)
 
     if (strlen(path) >= 108) {     /* sun_path */
         faas_fail(err, errlen, "docker socket path too long: %s",
-                          path);
+                  path);
         return NULL;
     }
 

@@ -40,7 +40,6 @@
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +50,7 @@
 #include <unistd.h>
 
 #include "fail.h"
+#include "spec.h"
 #include "argv.h"
 #include "runtime.h"
 
@@ -137,43 +137,6 @@ faas_process_now_ms(void)
 
 
 /* ---- names, handles and /proc ------------------------------------------ */
-
-
-/* A replica id names a file: letters, digits, '.', '_', '-'; no leading dot. */
-static int
-faas_process_valid_id(const char *id)
-{
-    size_t  i, len;
-
-    len = id != NULL ? strlen(id) : 0;
-
-    if (len == 0 || len > FAAS_REPLICA_ID_MAX || id[0] == '.') {
-        return 0;
-    }
-
-    for (i = 0; i < len; i++) {
-        if (!((id[i] >= 'a' && id[i] <= 'z') || (id[i] >= 'A' && id[i] <= 'Z')
-              || (id[i] >= '0' && id[i] <= '9')
-              || id[i] == '.' || id[i] == '_' || id[i] == '-'))
-        {
-            return 0;
-        }
-    }
-
-    return 1;
-}
-
-
-/* A function or revision name fits its field and holds no line break. */
-static int
-faas_process_valid_name(const char *name)
-{
-    size_t  len;
-
-    len = name != NULL ? strlen(name) : 0;
-
-    return len > 0 && len <= FAAS_NAME_MAX && strpbrk(name, "\r\n") == NULL;
-}
 
 
 /* A handle is "PID:START_TIME", both decimal, the pid greater than 1. */
@@ -486,7 +449,7 @@ faas_process_write_record(faas_process_t *p, const faas_process_replica_t *r,
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
     if (fd == -1) {
         return faas_fail(err, errlen, "cannot create %s: %s", tmp,
-                                  strerror(errno));
+                         strerror(errno));
     }
 
     do {
@@ -499,7 +462,7 @@ faas_process_write_record(faas_process_t *p, const faas_process_replica_t *r,
      */
     if (n != len) {
         faas_fail(err, errlen, "cannot write %s: %s", tmp,
-                           n == -1 ? strerror(errno) : "short write");
+                  n == -1 ? strerror(errno) : "short write");
         close(fd);
         unlink(tmp);
         return -1;
@@ -507,7 +470,7 @@ faas_process_write_record(faas_process_t *p, const faas_process_replica_t *r,
 
     if (close(fd) != 0 || rename(tmp, path) != 0) {
         faas_fail(err, errlen, "cannot write %s: %s", path,
-                           strerror(errno));
+                  strerror(errno));
         unlink(tmp);
         return -1;
     }
@@ -659,7 +622,7 @@ faas_process_read_record(const char *path, faas_process_replica_t *r)
         } else if (strcmp(line, "replica_id") == 0) {
             if (faas_process_copy_field(r->replica_id, sizeof(r->replica_id),
                                         value) != 0
-                || !faas_process_valid_id(r->replica_id))
+                || !faas_spec_valid_replica_id(r->replica_id))
             {
                 return -1;
             }
@@ -907,7 +870,7 @@ faas_process_build_env(const faas_replica_spec_t *spec, const char **path,
 
         if (e[0] == '=' || strchr(e, '=') == NULL) {
             faas_fail(err, errlen,
-                               "env entry \"%.64s\" is not NAME=value", e);
+                      "env entry \"%.64s\" is not NAME=value", e);
             goto failed;
         }
 
@@ -982,13 +945,13 @@ faas_process_find_program(const char *argv0, const char *path, char *out,
 
         if (stat(out, &sb) != 0) {
             return faas_fail(err, errlen, "cannot run %s: %s", out,
-                                      strerror(errno));
+                             strerror(errno));
         }
 
         if (!S_ISREG(sb.st_mode) || access(out, X_OK) != 0) {
             return faas_fail(err, errlen,
-                                      "cannot run %s: not an executable file",
-                                      out);
+                             "cannot run %s: not an executable file",
+                             out);
         }
 
         return 0;
@@ -1017,8 +980,8 @@ faas_process_find_program(const char *argv0, const char *path, char *out,
     }
 
     return faas_fail(err, errlen,
-                              "cannot run %s: no executable of that name in "
-                              "PATH %s", argv0, path);
+                     "cannot run %s: no executable of that name in "
+                     "PATH %s", argv0, path);
 }
 
 
@@ -1092,19 +1055,20 @@ faas_process_start(faas_runtime_t *rt, const faas_replica_spec_t *spec,
     pid_t                    pid;
     int                      logfd, rc;
 
-    if (!faas_process_valid_name(spec->function)
-        || !faas_process_valid_name(spec->revision))
+    if (spec->function == NULL || spec->revision == NULL
+        || !faas_spec_valid_label(spec->function, strlen(spec->function))
+        || !faas_spec_valid_label(spec->revision, strlen(spec->revision)))
     {
         return faas_fail(err, errlen,
-                                  "bad function or revision name");
+                         "bad function or revision name");
     }
 
-    if (!faas_process_valid_id(spec->replica_id)) {
+    if (!faas_spec_valid_replica_id(spec->replica_id)) {
         return faas_fail(err, errlen,
-                                  "bad replica id \"%.80s\": 1 to %d of "
-                                  "[A-Za-z0-9._-], not starting with '.'",
-                                  spec->replica_id ? spec->replica_id : "",
-                                  FAAS_REPLICA_ID_MAX);
+                         "bad replica id \"%.80s\": 1 to %d of "
+                         "[A-Za-z0-9._-], not starting with '.'",
+                         spec->replica_id ? spec->replica_id : "",
+                         FAAS_REPLICA_ID_MAX);
     }
 
     if (spec->port < 1 || spec->port > 65535) {
@@ -1119,9 +1083,9 @@ faas_process_start(faas_runtime_t *rt, const faas_replica_spec_t *spec,
 
     if (access(record, F_OK) == 0) {
         return faas_fail(err, errlen,
-                                  "replica id %s is in use (%s exists: stop "
-                                  "that replica first)", spec->replica_id,
-                                  record);
+                         "replica id %s is in use (%s exists: stop "
+                         "that replica first)", spec->replica_id,
+                         record);
     }
 
     log_path = spec->log_path != NULL ? spec->log_path : "/dev/null";
@@ -1134,8 +1098,8 @@ faas_process_start(faas_runtime_t *rt, const faas_replica_spec_t *spec,
                                               sizeof(aerr)) != 0)
     {
         return faas_fail(err, errlen, "exec \"%.200s\": %s",
-                                  spec->exec ? spec->exec : "",
-                                  spec->exec ? aerr : "empty command");
+                         spec->exec ? spec->exec : "",
+                         spec->exec ? aerr : "empty command");
     }
 
     env = faas_process_build_env(spec, &path, err, errlen);
@@ -1156,14 +1120,14 @@ faas_process_start(faas_runtime_t *rt, const faas_replica_spec_t *spec,
     logfd = open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
     if (logfd == -1) {
         faas_fail(err, errlen, "cannot open log %s: %s", log_path,
-                           strerror(errno));
+                  strerror(errno));
         goto done;
     }
 
     rc = faas_process_spawn(program, argv, env, logfd, &pid);
     if (rc != 0) {
         faas_fail(err, errlen, "cannot run %s: %s", program,
-                           strerror(rc));
+                  strerror(rc));
         rc = -1;
         goto done;
     }
@@ -1182,7 +1146,7 @@ faas_process_start(faas_runtime_t *rt, const faas_replica_spec_t *spec,
     /* not reaped yet, so /proc/<pid> is there even if it has exited */
     if (faas_process_read_stat(pid, &st) != 0) {
         faas_fail(err, errlen, "cannot read /proc/%d/stat",
-                           (int) pid);
+                  (int) pid);
         goto undo;
     }
 
@@ -1345,7 +1309,7 @@ faas_process_stop(faas_runtime_t *rt, const char *handle, int grace_ms,
 
     if (faas_process_parse_handle(handle, &pid, &start_time) != 0) {
         return faas_fail(err, errlen, "bad handle \"%.32s\"",
-                                  handle ? handle : "");
+                         handle ? handle : "");
     }
 
     if (faas_process_lookup(p, pid, start_time, &r) != 0) {
@@ -1363,10 +1327,10 @@ faas_process_stop(faas_runtime_t *rt, const char *handle, int grace_ms,
 
             if (!faas_process_wait_group(p, &r, FAAS_PROCESS_KILL_WAIT_MS)) {
                 return faas_fail(err, errlen,
-                                          "replica %s (pid %d) still runs "
-                                          "%d ms after SIGKILL",
-                                          r.replica_id, (int) pid,
-                                          FAAS_PROCESS_KILL_WAIT_MS);
+                                 "replica %s (pid %d) still runs "
+                                 "%d ms after SIGKILL",
+                                 r.replica_id, (int) pid,
+                                 FAAS_PROCESS_KILL_WAIT_MS);
             }
         }
     }
@@ -1375,7 +1339,7 @@ faas_process_stop(faas_runtime_t *rt, const char *handle, int grace_ms,
         && unlink(path) != 0 && errno != ENOENT)
     {
         return faas_fail(err, errlen, "cannot remove %s: %s", path,
-                                  strerror(errno));
+                         strerror(errno));
     }
 
     faas_process_forget(p, r.pid, r.start_time);
@@ -1400,7 +1364,7 @@ faas_process_inspect(faas_runtime_t *rt, const char *handle,
 
     if (faas_process_parse_handle(handle, &pid, &start_time) != 0) {
         return faas_fail(err, errlen, "bad handle \"%.32s\"",
-                                  handle ? handle : "");
+                         handle ? handle : "");
     }
 
     if (faas_process_lookup(p, pid, start_time, &r) != 0) {
@@ -1439,7 +1403,7 @@ faas_process_list(faas_runtime_t *rt, faas_replica_info_t **list, size_t *n,
     dir = opendir(p->state_dir);
     if (dir == NULL) {
         return faas_fail(err, errlen, "cannot read %s: %s",
-                                  p->state_dir, strerror(errno));
+                         p->state_dir, strerror(errno));
     }
 
     out = NULL;
@@ -1543,7 +1507,7 @@ faas_process_mkdirs(const char *dir, char *err, size_t errlen)
             *s = '\0';
             if (mkdir(path, 0755) != 0 && errno != EEXIST) {
                 return faas_fail(err, errlen, "cannot create %s: %s",
-                                          path, strerror(errno));
+                                 path, strerror(errno));
             }
             *s = '/';
         }
@@ -1551,7 +1515,7 @@ faas_process_mkdirs(const char *dir, char *err, size_t errlen)
 
     if (mkdir(path, 0700) != 0 && errno != EEXIST) {
         return faas_fail(err, errlen, "cannot create %s: %s", path,
-                                  strerror(errno));
+                         strerror(errno));
     }
 
     return 0;
@@ -1577,7 +1541,7 @@ faas_runtime_process_new(const char *state_dir, char *err, size_t errlen)
         || access(state_dir, W_OK | X_OK) != 0)
     {
         faas_fail(err, errlen, "state directory %s is not a "
-                           "writable directory", state_dir);
+                  "writable directory", state_dir);
         return NULL;
     }
 

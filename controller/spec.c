@@ -7,7 +7,6 @@
  * controller never runs half of what was declared.
  */
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,12 +42,16 @@ faas_spec_valid_label(const char *s, size_t len)
 
 
 int
-faas_spec_valid_replica_id(const char *s)
+faas_spec_valid_token(const char *s, size_t max)
 {
     size_t  i;
 
+    if (s == NULL) {
+        return 0;
+    }
+
     for (i = 0; s[i]; i++) {
-        if (i == FAAS_REPLICA_ID_MAX) {
+        if (i == max) {
             return 0;
         }
 
@@ -64,6 +67,13 @@ faas_spec_valid_replica_id(const char *s)
     }
 
     return i > 0;
+}
+
+
+int
+faas_spec_valid_replica_id(const char *s)
+{
+    return faas_spec_valid_token(s, FAAS_REPLICA_ID_MAX);
 }
 
 
@@ -128,7 +138,7 @@ faas_spec_int(const cJSON *obj, const char *key, long long min,
 
     if (!cJSON_IsNumber(item)) {
         return faas_fail(err, errlen, "\"%s\" is missing or not a number",
-                              key);
+                         key);
     }
 
     d = item->valuedouble;
@@ -225,7 +235,7 @@ faas_spec_revisions(const cJSON *root, faas_spec_t *spec, char *err,
 
     if (!cJSON_IsArray(array) || cJSON_GetArraySize(array) == 0) {
         return faas_fail(err, errlen, "\"revisions\" is missing or "
-                              "empty");
+                         "empty");
     }
 
     spec->nrevisions = (size_t) cJSON_GetArraySize(array);
@@ -248,19 +258,19 @@ faas_spec_revisions(const cJSON *root, faas_spec_t *spec, char *err,
                              sizeof(why)) != 0)
         {
             return faas_fail(err, errlen, "revision %zu: %s", i + 1,
-                                  cJSON_IsObject(item) ? why
-                                                       : "not an object");
+                             cJSON_IsObject(item) ? why
+                             : "not an object");
         }
 
         if (name == NULL || !faas_spec_valid_label(name, strlen(name))) {
             return faas_fail(err, errlen, "revision %zu: the name is not "
-                                  "a DNS label", i + 1);
+                             "a DNS label", i + 1);
         }
 
         for (k = 0; k < i; k++) {
             if (strcmp(spec->revisions[k].name, name) == 0) {
                 return faas_fail(err, errlen, "revision \"%s\" is "
-                                      "declared twice", name);
+                                 "declared twice", name);
             }
         }
 
@@ -309,7 +319,7 @@ faas_spec_env(const cJSON *root, faas_spec_t *spec, char *err, size_t errlen)
 
         if (!cJSON_IsString(item) || item->valuestring == NULL) {
             return faas_fail(err, errlen, "\"env\": \"%s\" is not a "
-                                  "string", item->string);
+                             "string", item->string);
         }
 
         len = strlen(item->string) + strlen(item->valuestring) + 2;
@@ -388,7 +398,7 @@ faas_spec_numbers(const cJSON *root, faas_spec_t *spec, char *err,
 
     if (spec->scale_max && spec->scale_max < spec->scale_min) {
         return faas_fail(err, errlen, "scale max %d is below min %d",
-                              spec->scale_max, spec->scale_min);
+                         spec->scale_max, spec->scale_min);
     }
 
     return 0;
@@ -423,7 +433,7 @@ faas_spec_parse(const char *name, const char *json, size_t len,
 
     if (schema != FAAS_SPEC_SCHEMA) {
         faas_fail(err, errlen, "schema %lld is not %d", schema,
-                       FAAS_SPEC_SCHEMA);
+                  FAAS_SPEC_SCHEMA);
         goto done;
     }
 
@@ -438,7 +448,7 @@ faas_spec_parse(const char *name, const char *json, size_t len,
 
     if (strcmp(fname, name) != 0) {
         faas_fail(err, errlen, "the name \"%s\" differs from the field",
-                       fname);
+                  fname);
         goto done;
     }
 
@@ -450,7 +460,7 @@ faas_spec_parse(const char *name, const char *json, size_t len,
 
     if (health && !faas_spec_valid_health(health)) {
         faas_fail(err, errlen, "\"health\" is not a path of printable "
-                       "characters starting with \"/\"");
+                  "characters starting with \"/\"");
         goto done;
     }
 

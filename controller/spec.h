@@ -63,7 +63,13 @@ int faas_spec_equal(const faas_spec_t *a, const faas_spec_t *b);
 /* 1 if s (len bytes) is a DNS-1123 label of at most 63 characters. */
 int faas_spec_valid_label(const char *s, size_t len);
 
-/* 1 if s is a replica id: 1-64 of [A-Za-z0-9._-], starting with [A-Za-z0-9]. */
+/*
+ * 1 if s is 1 to max characters of [A-Za-z0-9._-] starting with
+ * [A-Za-z0-9]: safe in a file name, a URL path and a Redis message.
+ */
+int faas_spec_valid_token(const char *s, size_t max);
+
+/* 1 if s is a replica id: a token of at most 64 characters. */
 int faas_spec_valid_replica_id(const char *s);
 
 /*

@@ -26,6 +26,8 @@ typedef struct {
 
 static char *ngx_http_faas_redis_text(ngx_conf_t *cf, ngx_str_t *word,
     ngx_str_t *value, ngx_str_t *field);
+static ngx_int_t ngx_http_faas_redis_names(ngx_conf_t *cf,
+    ngx_http_faas_redis_conf_t *rcf);
 static char *ngx_http_faas_function_block(ngx_conf_t *cf, ngx_command_t *dummy,
     void *conf);
 static char *ngx_http_faas_revision(ngx_conf_t *cf,
@@ -325,6 +327,10 @@ ngx_http_faas_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         ngx_str_set(&rcf->prefix, "faas:");
     }
 
+    if (ngx_http_faas_redis_names(cf, rcf) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
     if (rcf->user.len && rcf->password.len == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"user=%V\" in \"faas_redis\" needs \"password=\"",
@@ -341,6 +347,48 @@ duplicate:
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                        "duplicate \"%V\" in \"faas_redis\"", &value[i]);
     return NGX_CONF_ERROR;
+}
+
+
+/* the fixed key and channel names under the prefix (docs/redis-schema.md) */
+
+static ngx_int_t
+ngx_http_faas_redis_names(ngx_conf_t *cf, ngx_http_faas_redis_conf_t *rcf)
+{
+    ngx_uint_t                    i;
+    ngx_http_faas_redis_names_t  *n;
+
+    static const struct {
+        const char               *name;
+        size_t                    offset;
+    } names[] = {
+        { "specs", offsetof(ngx_http_faas_redis_names_t, specs) },
+        { "schema", offsetof(ngx_http_faas_redis_names_t, schema) },
+        { "controller", offsetof(ngx_http_faas_redis_names_t, controller) },
+        { "wake", offsetof(ngx_http_faas_redis_names_t, wake) },
+        { "instances", offsetof(ngx_http_faas_redis_names_t, instances) },
+        { "ch:specs", offsetof(ngx_http_faas_redis_names_t, ch_specs) },
+        { "ch:endpoints",
+          offsetof(ngx_http_faas_redis_names_t, ch_endpoints) },
+        { "ch:wake", offsetof(ngx_http_faas_redis_names_t, ch_wake) }
+    };
+
+    n = &rcf->names;
+
+    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        ngx_str_t  *s = (ngx_str_t *) ((u_char *) n + names[i].offset);
+
+        s->data = ngx_pnalloc(cf->pool,
+                              rcf->prefix.len + ngx_strlen(names[i].name));
+        if (s->data == NULL) {
+            return NGX_ERROR;
+        }
+
+        s->len = ngx_sprintf(s->data, "%V%s", &rcf->prefix, names[i].name)
+                 - s->data;
+    }
+
+    return NGX_OK;
 }
 
 

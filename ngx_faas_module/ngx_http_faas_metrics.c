@@ -130,8 +130,10 @@ ngx_http_faas_metrics_flush(ngx_http_faas_main_conf_t *fmcf)
 
     /* names are validated labels and ids are [A-Za-z0-9._-]: no escaping */
 
-    len = 3 * (rcf->prefix.len + sizeof("instances") + NGX_INT64_LEN)
-          + instance->len
+    /* the key, the fields, the TTL and the time */
+
+    len = rcf->prefix.len + sizeof("metrics:") - 1 + instance->len
+          + 2 * NGX_INT64_LEN
           + snap.nrevisions * (2 * NGX_HTTP_FAAS_NAME_MAX + 512)
           + snap.nreplicas * (NGX_HTTP_FAAS_REPLICA_ID_MAX + NGX_INT_T_LEN
                               + 4);
@@ -188,15 +190,13 @@ ngx_http_faas_metrics_flush(ngx_http_faas_main_conf_t *fmcf)
 
     now = p;
     p = ngx_sprintf(p, "%M", now_ms);
-    key = p;
-    p = ngx_sprintf(p, "%Vinstances", &rcf->prefix);
 
     argv[0] = "ZADD";
     argvlen[0] = sizeof("ZADD") - 1;
-    argv[1] = (const char *) key;
-    argvlen[1] = p - key;
+    argv[1] = (const char *) rcf->names.instances.data;
+    argvlen[1] = rcf->names.instances.len;
     argv[2] = (const char *) now;
-    argvlen[2] = key - now;
+    argvlen[2] = p - now;
     argv[3] = (const char *) instance->data;
     argvlen[3] = instance->len;
 

@@ -106,7 +106,6 @@ typedef struct {
     ngx_uint_t                      nreplicas;  /* in the list, any state */
     ngx_uint_t                      nready;
     ngx_atomic_t                    requests;
-    ngx_atomic_t                    in_flight;  /* slots held on replicas */
     ngx_atomic_t                    parked;     /* waiting for a slot */
     ngx_atomic_t                    failures;
     ngx_atomic_t                    cold_starts;
@@ -184,6 +183,19 @@ struct ngx_http_faas_function_conf_s {
 };
 
 
+/* the fixed key and channel names, "<prefix>name", made once */
+typedef struct {
+    ngx_str_t                       specs;
+    ngx_str_t                       schema;
+    ngx_str_t                       controller;  /* its heartbeat */
+    ngx_str_t                       wake;
+    ngx_str_t                       instances;
+    ngx_str_t                       ch_specs;
+    ngx_str_t                       ch_endpoints;
+    ngx_str_t                       ch_wake;
+} ngx_http_faas_redis_names_t;
+
+
 typedef struct {
     ngx_str_t                       host;        /* numeric address */
     in_port_t                       port;
@@ -193,6 +205,7 @@ typedef struct {
     ngx_str_t                       password;
     ngx_int_t                       db;
     ngx_str_t                       prefix;
+    ngx_http_faas_redis_names_t     names;
     ngx_msec_t                      resync_ms;
     ngx_msec_t                      metrics_ms;
 } ngx_http_faas_redis_conf_t;
@@ -343,8 +356,7 @@ ngx_http_faas_replica_t *ngx_http_faas_replica_acquire(ngx_shm_zone_t *zone,
     ngx_http_faas_function_conf_t *fn, ngx_http_faas_revision_conf_t *rev,
     ngx_http_faas_replica_t **exclude, ngx_uint_t nexclude,
     ngx_uint_t strict, ngx_http_faas_peer_t *peer);
-void ngx_http_faas_replica_release(ngx_http_faas_revision_conf_t *rev,
-    ngx_http_faas_replica_t *replica);
+void ngx_http_faas_replica_release(ngx_http_faas_replica_t *replica);
 void ngx_http_faas_replica_failed(ngx_http_faas_revision_conf_t *rev,
     ngx_http_faas_replica_t *replica);
 ngx_int_t ngx_http_faas_replica_event(ngx_shm_zone_t *zone,
@@ -353,8 +365,6 @@ ngx_int_t ngx_http_faas_replica_event(ngx_shm_zone_t *zone,
 void ngx_http_faas_replicas_resync(ngx_shm_zone_t *zone,
     ngx_http_faas_revision_conf_t *rev, ngx_array_t *records,
     ngx_msec_t requested_at, ngx_uint_t remove);
-void ngx_http_faas_replicas_sweep(ngx_shm_zone_t *zone,
-    ngx_http_faas_revision_conf_t *rev);
 void ngx_http_faas_revision_report(ngx_shm_zone_t *zone,
     ngx_http_faas_revision_conf_t *rev, ngx_http_faas_revision_report_t *rp);
 
@@ -418,9 +428,6 @@ ngx_int_t ngx_http_faas_sync_init_process(ngx_cycle_t *cycle,
 ngx_str_t *ngx_http_faas_instance(void);
 void ngx_http_faas_sync_wake(ngx_http_faas_revision_conf_t *rev);
 void ngx_http_faas_sync_exit_process(void);
-u_char *ngx_http_faas_redis_key(u_char *buf, u_char *last,
-    ngx_http_faas_redis_conf_t *rcf, const char *kind,
-    ngx_http_faas_function_conf_t *fn, ngx_http_faas_revision_conf_t *rev);
 
 /* ngx_http_faas_spec.c */
 ngx_int_t ngx_http_faas_spec_publish(ngx_http_faas_main_conf_t *fmcf,

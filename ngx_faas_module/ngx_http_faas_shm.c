@@ -286,7 +286,6 @@ ngx_http_faas_replica_acquire(ngx_shm_zone_t *shm_zone,
     if (best) {
         (void) ngx_atomic_fetch_add(&best->in_flight, 1);
         (void) ngx_atomic_fetch_add(&best->requests, 1);
-        (void) ngx_atomic_fetch_add(&srev->in_flight, 1);
 
         ngx_memcpy(&peer->sockaddr, &best->sockaddr, best->socklen);
         peer->socklen = best->socklen;
@@ -307,10 +306,8 @@ ngx_http_faas_replica_acquire(ngx_shm_zone_t *shm_zone,
  */
 
 void
-ngx_http_faas_replica_release(ngx_http_faas_revision_conf_t *rev,
-    ngx_http_faas_replica_t *rp)
+ngx_http_faas_replica_release(ngx_http_faas_replica_t *rp)
 {
-    (void) ngx_atomic_fetch_add(&rev->shm->in_flight, -1);
     (void) ngx_atomic_fetch_add(&rp->in_flight, -1);
 }
 
@@ -454,19 +451,6 @@ ngx_http_faas_replicas_resync(ngx_shm_zone_t *shm_zone,
     ngx_shmtx_unlock(&zone->shpool->mutex);
 }
 
-
-void
-ngx_http_faas_replicas_sweep(ngx_shm_zone_t *shm_zone,
-    ngx_http_faas_revision_conf_t *rev)
-{
-    ngx_http_faas_zone_t  *zone;
-
-    zone = shm_zone->data;
-
-    ngx_shmtx_lock(&zone->shpool->mutex);
-    ngx_http_faas_replicas_sweep_locked(zone, rev->shm);
-    ngx_shmtx_unlock(&zone->shpool->mutex);
-}
 
 
 void
@@ -672,7 +656,7 @@ ngx_http_faas_snapshot(ngx_pool_t *pool, ngx_http_faas_main_conf_t *fmcf,
             vs->function = fnp[i];
             vs->revision = &rev[j];
             vs->ready = srev->nready;
-            vs->in_flight = srev->in_flight;
+            vs->in_flight = 0;
             vs->parked = srev->parked;
             vs->requests = srev->requests;
             vs->failures = srev->failures;
@@ -689,15 +673,18 @@ ngx_http_faas_snapshot(ngx_pool_t *pool, ngx_http_faas_main_conf_t *fmcf,
             vs->nreplicas = 0;
 
             for (q = ngx_queue_head(&srev->replicas);
-                 q != ngx_queue_sentinel(&srev->replicas) && room;
+                 q != ngx_queue_sentinel(&srev->replicas);
                  q = ngx_queue_next(q))
             {
                 rp = ngx_queue_data(q, ngx_http_faas_replica_t, queue);
 
+                vs->in_flight += rp->in_flight;
+
                 /* a replica that is gone and idle is only a tombstone */
 
-                if (rp->state != NGX_HTTP_FAAS_REPLICA_READY
-                    && rp->in_flight == 0)
+                if ((rp->state != NGX_HTTP_FAAS_REPLICA_READY
+                     && rp->in_flight == 0)
+                    || room == 0)
                 {
                     continue;
                 }

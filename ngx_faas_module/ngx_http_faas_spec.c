@@ -18,8 +18,6 @@ static u_char *ngx_http_faas_spec_write(u_char *p,
     ngx_http_faas_function_conf_t *fn, ngx_str_t *instance, time_t now);
 static u_char *ngx_http_faas_spec_string(u_char *p, const char *name,
     ngx_str_t *value);
-static ngx_int_t ngx_http_faas_spec_key(ngx_pool_t *pool,
-    ngx_http_faas_redis_conf_t *rcf, const char *name, ngx_str_t *key);
 static void ngx_http_faas_spec_exec_reply(void *reply, void *data);
 
 
@@ -29,7 +27,7 @@ ngx_http_faas_spec_publish(ngx_http_faas_main_conf_t *fmcf, ngx_log_t *log)
     u_char                          *p;
     size_t                           len, *argvlen;
     ngx_int_t                        rc;
-    ngx_str_t                        specs, schema, channel, *instance;
+    ngx_str_t                       *instance;
     ngx_uint_t                       i, argc;
     ngx_pool_t                      *pool;
     const char                     **argv;
@@ -47,13 +45,6 @@ ngx_http_faas_spec_publish(ngx_http_faas_main_conf_t *fmcf, ngx_log_t *log)
     rc = NGX_ERROR;
 
     instance = ngx_http_faas_instance();
-
-    if (ngx_http_faas_spec_key(pool, rcf, "specs", &specs) != NGX_OK
-        || ngx_http_faas_spec_key(pool, rcf, "schema", &schema) != NGX_OK
-        || ngx_http_faas_spec_key(pool, rcf, "ch:specs", &channel) != NGX_OK)
-    {
-        goto done;
-    }
 
     argc = 2 + 2 * fmcf->functions.nelts;
 
@@ -73,8 +64,8 @@ ngx_http_faas_spec_publish(ngx_http_faas_main_conf_t *fmcf, ngx_log_t *log)
 
     argv[0] = "DEL";
     argvlen[0] = sizeof("DEL") - 1;
-    argv[1] = (const char *) specs.data;
-    argvlen[1] = specs.len;
+    argv[1] = (const char *) rcf->names.specs.data;
+    argvlen[1] = rcf->names.specs.len;
 
     (void) ngx_http_faas_redis_command(NULL, NULL, 2, argv, argvlen);
 
@@ -105,8 +96,8 @@ ngx_http_faas_spec_publish(ngx_http_faas_main_conf_t *fmcf, ngx_log_t *log)
 
     argv[0] = "SET";
     argvlen[0] = sizeof("SET") - 1;
-    argv[1] = (const char *) schema.data;
-    argvlen[1] = schema.len;
+    argv[1] = (const char *) rcf->names.schema.data;
+    argvlen[1] = rcf->names.schema.len;
     argv[2] = NGX_HTTP_FAAS_SCHEMA_TEXT;
     argvlen[2] = sizeof(NGX_HTTP_FAAS_SCHEMA_TEXT) - 1;
 
@@ -120,8 +111,8 @@ ngx_http_faas_spec_publish(ngx_http_faas_main_conf_t *fmcf, ngx_log_t *log)
 
     argv[0] = "PUBLISH";
     argvlen[0] = sizeof("PUBLISH") - 1;
-    argv[1] = (const char *) channel.data;
-    argvlen[1] = channel.len;
+    argv[1] = (const char *) rcf->names.ch_specs.data;
+    argvlen[1] = rcf->names.ch_specs.len;
     argv[2] = (const char *) instance->data;
     argvlen[2] = instance->len;
 
@@ -144,24 +135,6 @@ done:
     return rc;
 }
 
-
-static ngx_int_t
-ngx_http_faas_spec_key(ngx_pool_t *pool, ngx_http_faas_redis_conf_t *rcf,
-    const char *name, ngx_str_t *key)
-{
-    size_t  len;
-
-    len = rcf->prefix.len + ngx_strlen(name);
-
-    key->data = ngx_pnalloc(pool, len);
-    if (key->data == NULL) {
-        return NGX_ERROR;
-    }
-
-    key->len = ngx_sprintf(key->data, "%V%s", &rcf->prefix, name) - key->data;
-
-    return NGX_OK;
-}
 
 
 static void

@@ -41,6 +41,9 @@ typedef struct {
 } ngx_http_faas_resync_item_t;
 
 
+static u_char *ngx_http_faas_redis_key(u_char *buf, u_char *last,
+    ngx_http_faas_redis_conf_t *rcf, const char *kind,
+    ngx_http_faas_revision_conf_t *rev);
 static void ngx_http_faas_sync_connected(void);
 static void ngx_http_faas_sync_subscribed(void);
 static void ngx_http_faas_sync_message(ngx_str_t *channel, ngx_str_t *payload);
@@ -55,7 +58,6 @@ static void ngx_http_faas_resync_done(ngx_http_faas_resync_t *rs);
 
 static ngx_http_faas_main_conf_t      *ngx_http_faas_sync_conf;
 static ngx_http_faas_redis_handlers_t  ngx_http_faas_sync_handlers;
-static ngx_str_t                       ngx_http_faas_sync_channels[1];
 static ngx_event_t                     ngx_http_faas_sync_timer;
 static ngx_http_faas_resync_t         *ngx_http_faas_resync_running;
 static ngx_uint_t                      ngx_http_faas_resync_again;
@@ -66,7 +68,6 @@ ngx_int_t
 ngx_http_faas_sync_init_process(ngx_cycle_t *cycle,
     ngx_http_faas_main_conf_t *fmcf)
 {
-    size_t                       len;
     ngx_http_faas_redis_conf_t  *rcf;
 
     rcf = fmcf->redis;
@@ -88,22 +89,10 @@ ngx_http_faas_sync_init_process(ngx_cycle_t *cycle,
                     ngx_process == NGX_PROCESS_WORKER ? getppid() : ngx_pid)
         - ngx_http_faas_sync_instance.data;
 
-    len = rcf->prefix.len + sizeof("ch:endpoints") - 1;
-
-    ngx_http_faas_sync_channels[0].data = ngx_pnalloc(cycle->pool, len);
-    if (ngx_http_faas_sync_channels[0].data == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_http_faas_sync_channels[0].len =
-        ngx_sprintf(ngx_http_faas_sync_channels[0].data, "%Vch:endpoints",
-                    &rcf->prefix)
-        - ngx_http_faas_sync_channels[0].data;
-
     ngx_http_faas_sync_handlers.connected = ngx_http_faas_sync_connected;
     ngx_http_faas_sync_handlers.subscribed = ngx_http_faas_sync_subscribed;
     ngx_http_faas_sync_handlers.message = ngx_http_faas_sync_message;
-    ngx_http_faas_sync_handlers.channels = ngx_http_faas_sync_channels;
+    ngx_http_faas_sync_handlers.channels = &rcf->names.ch_endpoints;
     ngx_http_faas_sync_handlers.nchannels = 1;
 
     ngx_http_faas_sync_timer.handler = ngx_http_faas_sync_timer_handler;
@@ -142,24 +131,17 @@ ngx_http_faas_sync_exit_process(void)
 
 
 /*
- * Writes "<prefix><kind>:<function>[:<revision>]" to buf; names are
+ * Writes "<prefix><kind>:<function>:<revision>" to buf; names are
  * validated DNS labels, so the key needs no escaping.
  */
 
-u_char *
+static u_char *
 ngx_http_faas_redis_key(u_char *buf, u_char *last,
     ngx_http_faas_redis_conf_t *rcf, const char *kind,
-    ngx_http_faas_function_conf_t *fn, ngx_http_faas_revision_conf_t *rev)
+    ngx_http_faas_revision_conf_t *rev)
 {
-    u_char  *p;
-
-    p = ngx_slprintf(buf, last, "%V%s:%V", &rcf->prefix, kind, &fn->name);
-
-    if (rev) {
-        p = ngx_slprintf(p, last, ":%V", &rev->name);
-    }
-
-    return p;
+    return ngx_slprintf(buf, last, "%V%s:%V:%V", &rcf->prefix, kind,
+                        &rev->function->name, &rev->name);
 }
 
 
@@ -192,8 +174,7 @@ ngx_http_faas_sync_connected(void)
 void
 ngx_http_faas_sync_wake(ngx_http_faas_revision_conf_t *rev)
 {
-    u_char                      *p, buf[512], *channel, *key, *message;
-    u_char                      *member, *ms;
+    u_char                      *p, buf[256], *message, *member, *ms;
     size_t                       argvlen[4];
     ngx_time_t                  *tp;
     const char                  *argv[4];
@@ -206,17 +187,15 @@ ngx_http_faas_sync_wake(ngx_http_faas_revision_conf_t *rev)
     rcf = ngx_http_faas_sync_conf->redis;
     tp = ngx_timeofday();
 
-    channel = buf;
-    key = ngx_sprintf(channel, "%Vch:wake", &rcf->prefix);
-    message = ngx_sprintf(key, "%Vwake", &rcf->prefix);
+    message = buf;
     member = ngx_sprintf(message, "%V %V", &rev->function->name, &rev->name);
     ms = ngx_sprintf(member, "%V:%V", &rev->function->name, &rev->name);
     p = ngx_sprintf(ms, "%M", (ngx_msec_t) (tp->sec * 1000 + tp->msec));
 
     argv[0] = "PUBLISH";
     argvlen[0] = sizeof("PUBLISH") - 1;
-    argv[1] = (const char *) channel;
-    argvlen[1] = key - channel;
+    argv[1] = (const char *) rcf->names.ch_wake.data;
+    argvlen[1] = rcf->names.ch_wake.len;
     argv[2] = (const char *) message;
     argvlen[2] = member - message;
 
@@ -227,8 +206,8 @@ ngx_http_faas_sync_wake(ngx_http_faas_revision_conf_t *rev)
 
     argv[0] = "ZADD";
     argvlen[0] = sizeof("ZADD") - 1;
-    argv[1] = (const char *) key;
-    argvlen[1] = message - key;
+    argv[1] = (const char *) rcf->names.wake.data;
+    argvlen[1] = rcf->names.wake.len;
     argv[2] = (const char *) ms;
     argvlen[2] = p - ms;
     argv[3] = (const char *) member;
@@ -254,10 +233,12 @@ ngx_http_faas_sync_subscribed(void)
 static void
 ngx_http_faas_sync_message(ngx_str_t *channel, ngx_str_t *payload)
 {
-    if (channel->len == ngx_http_faas_sync_channels[0].len
-        && ngx_strncmp(channel->data, ngx_http_faas_sync_channels[0].data,
-                       channel->len)
-           == 0)
+    ngx_str_t  *endpoints;
+
+    endpoints = &ngx_http_faas_sync_conf->redis->names.ch_endpoints;
+
+    if (channel->len == endpoints->len
+        && ngx_strncmp(channel->data, endpoints->data, channel->len) == 0)
     {
         ngx_http_faas_sync_endpoint_event(payload);
     }
@@ -390,12 +371,10 @@ ngx_http_faas_resync_start(void)
 
     ngx_http_faas_resync_running = rs;
 
-    p = ngx_sprintf(key, "%Vcontroller", &fmcf->redis->prefix);
-
     argv[0] = "EXISTS";
     argvlen[0] = sizeof("EXISTS") - 1;
-    argv[1] = (const char *) key;
-    argvlen[1] = p - key;
+    argv[1] = (const char *) fmcf->redis->names.controller.data;
+    argvlen[1] = fmcf->redis->names.controller.len;
 
     if (ngx_http_faas_redis_command(ngx_http_faas_resync_heartbeat, rs,
                                     2, argv, argvlen)
@@ -423,7 +402,7 @@ ngx_http_faas_resync_start(void)
             item->revision = &rev[j];
 
             p = ngx_http_faas_redis_key(key, key + sizeof(key), fmcf->redis,
-                                        "endpoints", fnp[i], &rev[j]);
+                                        "endpoints", &rev[j]);
 
             argv[0] = "HGETALL";
             argvlen[0] = sizeof("HGETALL") - 1;
@@ -444,7 +423,7 @@ ngx_http_faas_resync_start(void)
              * page: it is not on any request's path */
 
             p = ngx_http_faas_redis_key(key, key + sizeof(key), fmcf->redis,
-                                        "status", fnp[i], &rev[j]);
+                                        "status", &rev[j]);
             argvlen[1] = p - key;
 
             if (ngx_http_faas_redis_command(ngx_http_faas_resync_status, item,

@@ -56,7 +56,7 @@ ngx_http_faas_give_back(ngx_http_faas_ctx_t *ctx)
         return;
     }
 
-    ngx_http_faas_replica_release(ctx->revision, ctx->replica);
+    ngx_http_faas_replica_release(ctx->replica);
     ctx->replica = NULL;
 
     ngx_http_faas_queue_slot_freed(ctx->revision);

@@ -13,12 +13,9 @@ use FaasTest;
 use JSON::PP;
 use IO::Select;
 use IO::Socket::INET;
-use POSIX ();
 use Time::HiRes qw(time);
 
 my $t = FaasTest->new;
-plan skip_all => 'build/faas-testfn not built' unless $t->have_testfn;
-plan skip_all => 'module not built' unless -f $t->module_path;
 
 $t->start_redis;
 
@@ -349,26 +346,6 @@ json_error_ok('/function/nope', 404, { error => 'unknown function', function => 
 
 # --- a waiting request keeps its route ---------------------------------------
 
-# Runs $code in a child that answers through a pipe; returns a sub that
-# waits for the child and returns what it printed.
-sub in_background {
-    my ($code) = @_;
-    pipe(my $r, my $w) or die "pipe: $!";
-    my $pid = fork // die "fork: $!";
-    if ($pid == 0) {
-        close $r;
-        print {$w} $code->();
-        close $w;
-        POSIX::_exit(0);
-    }
-    close $w;
-    return sub {
-        local $/;
-        my $out = <$r>;
-        waitpid $pid, 0;
-        return $out;
-    };
-}
 
 sub pin_status {
     my ($rev) = @_;
@@ -380,7 +357,7 @@ sub pin_status {
 
 {
     # a request pinned to v2 (weight 0) while neither revision has a replica
-    my $wait = in_background(sub {
+    my $wait = $t->background(sub {
         my $r = $t->get('/function/pin/p/q?k=v', { 'X-Faas-Revision' => 'v2' });
         return join "\t", $r->{status}, $r->{headers}{'x-testfn-revision'} // '-', $r->{content};
     });

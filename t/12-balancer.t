@@ -11,14 +11,10 @@ use Test::More;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use FaasTest;
-use IO::Select;
-use IO::Socket::INET;
 use JSON::PP ();
 use Time::HiRes qw(time sleep);
 
 my $t = FaasTest->new;
-plan skip_all => 'build/faas-testfn not built' unless $t->have_testfn;
-plan skip_all => 'module not built' unless -f $t->module_path;
 
 $t->start_redis;
 
@@ -81,38 +77,7 @@ sub fn_stats {
     return $r->{json} || {};
 }
 
-# Sends a GET on its own connection and returns the socket without reading:
-# the request stays in flight until read_response.
-sub send_request {
-    my ($path) = @_;
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $t->nginx_port,
-                                  Proto => 'tcp', Timeout => 5)
-        or die "connect: $!";
-    $s->autoflush(1);
-    print $s "GET $path HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
-    return $s;
-}
 
-# Reads the whole response of a send_request socket: { status, headers, body }.
-sub read_response {
-    my ($s, $timeout) = @_;
-    my $deadline = time + ($timeout // 10);
-    my $sel = IO::Select->new($s);
-    my $raw = '';
-    while (time < $deadline) {
-        next unless $sel->can_read($deadline - time);
-        my $n = sysread($s, $raw, 65536, length $raw);
-        last if !$n;
-    }
-    close $s;
-    my ($head, $body) = split /\r\n\r\n/, $raw, 2;
-    my ($status) = ($head // '') =~ m{^HTTP/1\.\d (\d{3})};
-    my %h;
-    for (split /\r\n/, $head // '') {
-        $h{ lc $1 } = $2 if /^([^:]+):\s*(.*)$/;
-    }
-    return { status => $status // 599, headers => \%h, body => $body // '' };
-}
 
 # The in-flight count a replica reported in its echo of a get_many result.
 sub in_flight_seen {
@@ -121,17 +86,6 @@ sub in_flight_seen {
     return $json->{in_flight} // 'none';
 }
 
-sub status_revision {
-    my ($fn, $rev) = @_;
-    my $st = $t->get('/faas/status')->{json} or return;
-    for my $f (@{ $st->{functions} }) {
-        next unless $f->{name} eq $fn;
-        for my $r (@{ $f->{revisions} }) {
-            return $r if $r->{name} eq $rev;
-        }
-    }
-    return;
-}
 
 sub replica_of {
     my ($rev, $id) = @_;
@@ -166,18 +120,18 @@ $t->wait_until(sub { $t->get('/function/lb/')->{status} == 200 }, 5, 'replica a 
     fn_stats($_, 1) for $lb_a, $lb_b;
 
     # with only a published: 4 slow requests all land on a
-    my @held = map { send_request('/function/lb/?sleep_ms=1500') } 1 .. 4;
+    my @held = map { $t->send_request('GET', '/function/lb/?sleep_ms=1500') } 1 .. 4;
     $t->wait_until(sub { fn_stats($lb_a)->{in_flight} == 4 }, 5, '4 slow requests in flight on a');
 
     $t->publish_endpoint('lb', 'v1', 'b', $lb_b->{addr});
-    $t->wait_until(sub { (status_revision('lb', 'v1') || {})->{ready} == 2 }, 5, 'replica b ready');
+    $t->wait_until(sub { ($t->revision_status('lb', 'v1') || {})->{ready} == 2 }, 5, 'replica b ready');
 
     # a holds 4: the next 4 go to b, the least loaded, however they are spread over workers
     my $res = $t->get_many('/function/lb/?sleep_ms=300', 4, 4);
     is(scalar(grep { $_->{status} == 200 } @$res), 4, 'least in-flight: 4 more requests answered 200');
     is(scalar(grep { ($_->{headers}{'x-testfn-port'} // '') eq $lb_b->{port} } @$res), 4,
        'least in-flight: all 4 went to the idle replica while the other held 4');
-    my @held_res = map { read_response($_) } @held;
+    my @held_res = map { $t->read_response($_) } @held;
     is(scalar(grep { $_->{status} == 200 } @held_res), 4, 'the 4 held requests answered 200');
 }
 
@@ -200,7 +154,7 @@ $t->wait_until(sub { $t->get('/function/lb/')->{status} == 200 }, 5, 'replica a 
 
     # the shared counters went back to 0
     $t->wait_until(sub {
-        my $rev = status_revision('lb', 'v1');
+        my $rev = $t->revision_status('lb', 'v1');
         $rev->{in_flight} == 0 && !grep { $_->{in_flight} } @{ $rev->{replicas} };
     }, 5, 'in-flight counters back to 0 once the requests are answered');
 }
@@ -209,7 +163,7 @@ $t->wait_until(sub { $t->get('/function/lb/')->{status} == 200 }, 5, 'replica a 
 
 $t->publish_endpoint('fo', 'v1', 'bad', "127.0.0.1:$refusing");
 $t->publish_endpoint('fo', 'v1', 'good', $fo->{addr});
-$t->wait_until(sub { (status_revision('fo', 'v1') || {})->{ready} == 2 }, 5, 'both fo replicas ready');
+$t->wait_until(sub { ($t->revision_status('fo', 'v1') || {})->{ready} == 2 }, 5, 'both fo replicas ready');
 
 {
     my $start = time;
@@ -223,7 +177,7 @@ $t->wait_until(sub { (status_revision('fo', 'v1') || {})->{ready} == 2 }, 5, 'bo
     is($ok, 50, 'failover: 50 requests with a refusing replica all answered 200');
     is($from_good, 50, 'failover: all answered by the replica that accepts');
 
-    my $rev = status_revision('fo', 'v1');
+    my $rev = $t->revision_status('fo', 'v1');
     my $bad = replica_of($rev, 'bad') || {};
     my $good = replica_of($rev, 'good') || {};
     cmp_ok($bad->{failures} // 0, '>=', 1, 'status counts failures on the refusing replica');
@@ -246,7 +200,7 @@ $t->wait_until(sub { (status_revision('fo', 'v1') || {})->{ready} == 2 }, 5, 'bo
     while (time - $start < 8) {
         my $r = $t->get('/function/fo/');
         $all_ok = 0 if $r->{status} != 200;
-        if (((replica_of(status_revision('fo', 'v1'), 'bad') || {})->{failures} // 0) > $before) {
+        if (((replica_of($t->revision_status('fo', 'v1'), 'bad') || {})->{failures} // 0) > $before) {
             $again = time;
             last;
         }
@@ -263,7 +217,7 @@ $t->wait_until(sub { (status_revision('fo', 'v1') || {})->{ready} == 2 }, 5, 'bo
 # these requests try it first.
 {
     my $body = join '', map { chr(65 + $_ % 26) } 1 .. 20_000;
-    my $before = (replica_of(status_revision('fo', 'v1'), 'bad') || {})->{failures} // 0;
+    my $before = (replica_of($t->revision_status('fo', 'v1'), 'bad') || {})->{failures} // 0;
     my ($ok, $intact) = (0, 0);
     for (1 .. 20) {
         $t->unpublish_endpoint('fo', 'v1', 'bad');
@@ -272,11 +226,11 @@ $t->wait_until(sub { (status_revision('fo', 'v1') || {})->{ready} == 2 }, 5, 'bo
         $ok++ if $r->{status} == 200;
         $intact++ if ($r->{json}{body_len} // -1) == length $body;
     }
-    my $after = (replica_of(status_revision('fo', 'v1'), 'bad') || {})->{failures} // 0;
+    my $after = (replica_of($t->revision_status('fo', 'v1'), 'bad') || {})->{failures} // 0;
     is($ok, 20, 'failover: 20 POSTs answered 200');
     is($intact, 20, 'failover: every POST reached the good replica with its whole body');
     cmp_ok($after - $before, '>=', 1, 'failover: some of these POSTs were refused first (' . ($after - $before) . ')');
-    my $rev = status_revision('fo', 'v1');
+    my $rev = $t->revision_status('fo', 'v1');
     is($rev->{in_flight}, 0, 'failover: nothing left in flight');
     is($rev->{replays} + $rev->{parked}, 0, 'failover: no POST went back to the queue');
 }
@@ -288,7 +242,7 @@ $t->wait_until(sub { $t->get('/function/one/')->{status} == 200 }, 5, 'replica o
 
 {
     fn_stats($one, 1);
-    my $held = send_request('/function/one/?sleep_ms=1500');
+    my $held = $t->send_request('GET', '/function/one/?sleep_ms=1500');
     $t->wait_until(sub { fn_stats($one)->{in_flight} == 1 }, 5, 'one slow request in flight');
 
     my $r = $t->get('/function/one/');
@@ -297,7 +251,7 @@ $t->wait_until(sub { $t->get('/function/one/')->{status} == 200 }, 5, 'replica o
     is_deeply($r->{json}, { error => 'no ready replica', function => 'one', revision => 'v1' },
               '... and the JSON error') or diag $r->{content};
 
-    my $first = read_response($held);
+    my $first = $t->read_response($held);
     is($first->{status}, 200, 'concurrency 1: the first request still answers 200');
 
     $r = $t->get('/function/one/');
@@ -313,7 +267,7 @@ $t->wait_until(sub { $t->get('/function/one/')->{status} == 200 }, 5, 'replica o
     is_deeply([ map { in_flight_seen($_) } grep { $_->{status} == 200 } @$res ], [ (1) x $n200 ],
               'concurrency 1: every request answered 200 ran alone on the replica');
 
-    my $rev = status_revision('one', 'v1');
+    my $rev = $t->revision_status('one', 'v1');
     is($rev->{rejected}, 1 + $n503, 'status counts every 503 as rejected');
     is($rev->{queue_waits} + $rev->{parked}, 0, 'with queue size=0 no request waited');
 }
@@ -324,14 +278,14 @@ $t->wait_until(sub { $t->get('/function/oneq/')->{status} == 200 }, 5, 'replica 
 
 {
     fn_stats($oneq, 1);
-    my $held = send_request('/function/oneq/?sleep_ms=1000');
+    my $held = $t->send_request('GET', '/function/oneq/?sleep_ms=1000');
     $t->wait_until(sub { fn_stats($oneq)->{in_flight} == 1 }, 5, 'one slow request in flight on oneq');
 
     my $r = $t->get('/function/oneq/second?sleep_ms=300');
     is($r->{status}, 200, 'concurrency 1 with a queue: a second request while the first is in flight gets 200');
     is($r->{json}{in_flight}, 1, '... from the replica once the first was done (alone in flight 300 ms later)');
-    is(read_response($held)->{status}, 200, '... and the first one answers 200');
-    is(status_revision('oneq', 'v1')->{queue_waits}, 1, 'the second request is counted as a queue wait');
+    is($t->read_response($held)->{status}, 200, '... and the first one answers 200');
+    is($t->revision_status('oneq', 'v1')->{queue_waits}, 1, 'the second request is counted as a queue wait');
 
     my $t0 = time;
     my $res = $t->get_many('/function/oneq/?sleep_ms=100', 10, 10);
@@ -342,7 +296,7 @@ $t->wait_until(sub { $t->get('/function/oneq/')->{status} == 200 }, 5, 'replica 
               '... one at a time on the replica (each alone in flight at the end of its 100 ms)');
     cmp_ok($took, '>=', 0.95, sprintf('... so they took 10 x 100 ms at least (%.2f s)', $took));
 
-    my $rev = status_revision('oneq', 'v1');
+    my $rev = $t->revision_status('oneq', 'v1');
     is($rev->{rejected}, 0, 'nothing was rejected');
     cmp_ok($rev->{queue_waits}, '>=', 1 + 1,
            "requests over the limit waited for the slot ($rev->{queue_waits} queue waits in all)");
@@ -353,8 +307,8 @@ $t->wait_until(sub { $t->get('/function/oneq/')->{status} == 200 }, 5, 'replica 
 
 $t->publish_endpoint('ka', 'v1', 'k1', $ka->{addr});
 $t->publish_endpoint('nk', 'v1', 'n1', $nk->{addr});
-$t->wait_until(sub { (status_revision('ka', 'v1') || {})->{ready} == 1
-                     && (status_revision('nk', 'v1') || {})->{ready} == 1 }, 5, 'ka and nk ready');
+$t->wait_until(sub { ($t->revision_status('ka', 'v1') || {})->{ready} == 1
+                     && ($t->revision_status('nk', 'v1') || {})->{ready} == 1 }, 5, 'ka and nk ready');
 
 SKIP: {
     skip 'ss(8) not available', 6 unless system('ss -V >/dev/null 2>&1') == 0;
@@ -383,10 +337,10 @@ SKIP: {
        'without keepalive: no connection to the replica stays open');
 
     # the control: the count does see nginx's connections to that replica
-    my $held = send_request('/nokeepalive/?sleep_ms=1000');
+    my $held = $t->send_request('GET', '/nokeepalive/?sleep_ms=1000');
     ok($t->wait_until(sub { keys %{ open_connections($nk->{port}) } >= 1 }, 5, 'nk connection seen'),
        'without keepalive: the connection of a request in flight is seen open');
-    read_response($held);
+    $t->read_response($held);
 }
 
 $t->log_clean_ok(allow => [ qr/connect\(\) failed \(111: Connection refused\) while connecting to upstream.*127\.0\.0\.1:$refusing/ ]);

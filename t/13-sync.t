@@ -19,8 +19,6 @@ use POSIX ();
 use Time::HiRes qw(time sleep);
 
 my $t = FaasTest->new;
-plan skip_all => 'build/faas-testfn not built' unless $t->have_testfn;
-plan skip_all => 'module not built' unless -f $t->module_path;
 
 $t->start_redis;
 
@@ -107,37 +105,7 @@ sub fn_requests {
     return (eval { JSON::PP->new->decode($r->{content}) } || {})->{requests} // -1;
 }
 
-# Runs $code in a child that answers through a pipe; returns a sub that
-# waits for the child and returns what it printed.
-sub in_background {
-    my ($code) = @_;
-    pipe(my $r, my $w) or die "pipe: $!";
-    my $pid = fork // die "fork: $!";
-    if ($pid == 0) {
-        close $r;
-        print {$w} $code->();
-        close $w;
-        POSIX::_exit(0);
-    }
-    close $w;
-    return sub {
-        local $/;
-        my $out = <$r>;
-        waitpid $pid, 0;
-        return $out;
-    };
-}
 
-sub revision_status {
-    my ($fn, $rev) = @_;
-    for my $f (@{ status_json()->{functions} || [] }) {
-        next unless $f->{name} eq $fn;
-        for my $r (@{ $f->{revisions} }) {
-            return $r if $r->{name} eq $rev;
-        }
-    }
-    return {};
-}
 
 # --- specs -----------------------------------------------------------------
 
@@ -191,7 +159,7 @@ sub revision_status {
     $res = $t->get_many('/function/sync/', 20, 10);
     is(scalar(grep { ($_->{headers}{'x-testfn-port'} // '') eq $s1b->{port} } @$res), 20,
        '"up" with a known id and a new address moves all traffic to the new address');
-    is(revision_status('sync', 'v1')->{ready}, 1, '... still one replica');
+    is($t->revision_status('sync', 'v1')->{ready}, 1, '... still one replica');
     $t->publish_endpoint('sync', 'v1', 'r1', $s1->{addr});
     $t->wait_until(sub { ($t->get('/function/sync/')->{headers}{'x-testfn-port'} // '') eq $s1->{port} },
                    5, 'moved back');
@@ -201,21 +169,21 @@ sub revision_status {
     my $before = fn_requests($s1);
     $t0 = time;
     $t->unpublish_endpoint('sync', 'v1', 'r1');
-    $ok = $t->wait_until(sub { revision_status('sync', 'v1')->{ready} == 0 }, 5, 'unpublished: no ready replica');
+    $ok = $t->wait_until(sub { $t->revision_status('sync', 'v1')->{ready} == 0 }, 5, 'unpublished: no ready replica');
     $elapsed = time - $t0;
     ok($ok && $elapsed < 0.5, sprintf('an unpublished endpoint is dropped within %.0f ms', 1000 * $elapsed));
-    my $waiting = in_background(sub {
+    my $waiting = $t->background(sub {
         my $res = $t->get_many('/function/sync/', 10, 10);
         return join ' ', map { "$_->{status}:" . ($_->{headers}{'x-testfn-port'} // '-') } @$res;
     });
-    ok($t->wait_until(sub { revision_status('sync', 'v1')->{parked} == 10 }, 5, '10 parked'),
+    ok($t->wait_until(sub { $t->revision_status('sync', 'v1')->{parked} == 10 }, 5, '10 parked'),
        'after "down" every request waits in the queue');
     is(fn_requests($s1) - $before, 0, '... and none reached the unpublished replica');
     $t->publish_endpoint('sync', 'v1', 'r1', $s1->{addr});
     is($waiting->(), join(' ', ("200:$s1->{port}") x 10),
        'the next "up" releases all 10, answered 200 by the replica');
     $t->unpublish_endpoint('sync', 'v1', 'r1');
-    $t->wait_until(sub { revision_status('sync', 'v1')->{ready} == 0 }, 5, 'unpublished again');
+    $t->wait_until(sub { $t->revision_status('sync', 'v1')->{ready} == 0 }, 5, 'unpublished again');
 }
 
 # --- resync: a record written without an announcement ----------------------
@@ -237,7 +205,7 @@ sub revision_status {
     $t->redis('DEL', 'faas:controller');
     $t->redis('HDEL', $t->endpoints_key('late', 'v1'), 'quiet');
     $t->redis('HSET', $t->endpoints_key('late', 'v1'), 'quiet2', $late->{addr});
-    my $ids = sub { join ' ', sort map { "$_->{id}:$_->{state}" } @{ revision_status('late', 'v1')->{replicas} || [] } };
+    my $ids = sub { join ' ', sort map { "$_->{id}:$_->{state}" } @{ $t->revision_status('late', 'v1')->{replicas} || [] } };
     $t->wait_until(sub { $ids->() =~ /quiet2/ }, $resync_s + 3, 'resync after the HDEL');
     is($ids->(), 'quiet2:ready quiet:ready',
        'without the controller heartbeat a resync adds records but keeps one deleted with HDEL only');
@@ -258,11 +226,11 @@ sub revision_status {
 # finds one
 {
     my $lateq = $t->start_fn(function => 'lateq', revision => 'v1');
-    my $waiting = in_background(sub {
+    my $waiting = $t->background(sub {
         my $r = $t->get('/function/lateq/w');
         return "$r->{status} " . ($r->{headers}{'x-testfn-port'} // '-');
     });
-    ok($t->wait_until(sub { revision_status('lateq', 'v1')->{parked} == 1 }, 5, 'lateq parked'),
+    ok($t->wait_until(sub { $t->revision_status('lateq', 'v1')->{parked} == 1 }, 5, 'lateq parked'),
        'lateq: a request waits for a first replica');
     my $t0 = time;
     $t->redis('HSET', $t->endpoints_key('lateq', 'v1'), 'quiet', $lateq->{addr});
@@ -298,7 +266,7 @@ sub revision_status {
     my $res = $t->get_many('/function/mal/', 30, 10);
     is(scalar(grep { $_->{status} == 200 && $_->{headers}{'x-testfn-port'} eq $good->{port} } @$res), 30,
        'the good record of the same hash takes every request');
-    my $rev = revision_status('mal', 'v1');
+    my $rev = $t->revision_status('mal', 'v1');
     is($rev->{ready}, 1, 'status: only the good record is a ready replica');
     is_deeply([ map { $_->{id} } @{ $rev->{replicas} || [] } ], ['good'], 'status lists only "good"');
 
@@ -326,7 +294,7 @@ sub revision_status {
     $res = $t->get_many('/function/mal/', 20, 10);
     is(scalar(grep { $_->{status} == 200 && $_->{headers}{'x-testfn-port'} eq $good->{port} } @$res), 20,
        'malformed messages changed nothing: "good" still takes every request');
-    is_deeply([ map { $_->{id} } @{ revision_status('mal', 'v1')->{replicas} || [] } ], ['good'],
+    is_deeply([ map { $_->{id} } @{ $t->revision_status('mal', 'v1')->{replicas} || [] } ], ['good'],
               'status still lists only "good"');
     $t->redis('DEL', $key);
     $t->redis('HSET', $key, 'good', $good->{addr});
@@ -350,7 +318,7 @@ SKIP: {
     is(scalar(grep { ($_->{headers}{'x-testfn-revision'} // '') eq 'v1' } @$res), 50,
        'before the reload: weights 100/0 send all to v1');
 
-    my $wt_requests = revision_status('wt', 'v1')->{requests};
+    my $wt_requests = $t->revision_status('wt', 'v1')->{requests};
 
     # a client loop in a child process while the parent reloads
     my $out  = $t->prefix . '/reload-client.txt';
@@ -399,9 +367,9 @@ SKIP: {
     $res = $t->get_many('/function/wt/', 50, 10);
     is(scalar(grep { $_->{status} == 200 && ($_->{headers}{'x-testfn-revision'} // '') eq 'v2' } @$res), 50,
        'after the reload: weights 0/100 send all to v2');
-    is(revision_status('wt', 'v1')->{ready}, 1, 'the replicas are still known after the reload');
+    is($t->revision_status('wt', 'v1')->{ready}, 1, 'the replicas are still known after the reload');
     my $loop_v1 = grep { /^200 v1$/ } @lines;
-    is(revision_status('wt', 'v1')->{requests}, $wt_requests + $loop_v1,
+    is($t->revision_status('wt', 'v1')->{requests}, $wt_requests + $loop_v1,
        "the request counters survive the reload ($wt_requests before, then $loop_v1 from the client loop)");
     my $r = $t->get('/function/newfn/x');
     is($r->{status}, 200, 'a function added by the reload uses the endpoint already in Redis');
@@ -462,9 +430,9 @@ SKIP: {
     # (empty) hashes since the restart
     my $marker = $t->start_fn(function => 'late', revision => 'v1');
     $t->redis('HSET', $t->endpoints_key('late', 'v1'), 'marker', $marker->{addr});
-    $t->wait_until(sub { revision_status('late', 'v1')->{ready} == 1 }, $resync_s + 3,
+    $t->wait_until(sub { $t->revision_status('late', 'v1')->{ready} == 1 }, $resync_s + 3,
                    'a resync ran after the restart');
-    my @r1 = map { "$_->{id}:$_->{state}" } @{ revision_status('sync', 'v1')->{replicas} || [] };
+    my @r1 = map { "$_->{id}:$_->{state}" } @{ $t->revision_status('sync', 'v1')->{replicas} || [] };
     is_deeply(\@r1, ['r1:ready'],
               'Redis restarted empty, no controller heartbeat: the resync keeps the warm replica');
     my $res = $t->get_many('/function/sync/', 10, 5);
@@ -477,7 +445,7 @@ SKIP: {
     ok($t->wait_until(sub {
         ($t->get('/function/sync/')->{headers}{'x-testfn-port'} // '') eq $s2->{port};
     }, 2, 'new replica used'), 'a replica published after the restart takes traffic');
-    is(revision_status('sync', 'v1')->{ready}, 2, '... beside the one kept');
+    is($t->revision_status('sync', 'v1')->{ready}, 2, '... beside the one kept');
 
     # Redis down again, and nginx reloaded meanwhile: the new workers never
     # reach Redis but serve the replicas kept in the zone

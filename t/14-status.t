@@ -11,13 +11,9 @@ use Test::More;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use FaasTest;
-use IO::Select;
-use IO::Socket::INET;
 use Time::HiRes qw(time sleep);
 
 my $t = FaasTest->new;
-plan skip_all => 'build/faas-testfn not built' unless $t->have_testfn;
-plan skip_all => 'module not built' unless -f $t->module_path;
 
 $t->start_redis;
 
@@ -91,30 +87,7 @@ sub replica_of {
     return $r;
 }
 
-sub send_request {
-    my ($path) = @_;
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $t->nginx_port,
-                                  Proto => 'tcp', Timeout => 5)
-        or die "connect: $!";
-    $s->autoflush(1);
-    print $s "GET $path HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
-    return $s;
-}
 
-sub read_status {
-    my ($s) = @_;
-    my $deadline = time + 10;
-    my $sel = IO::Select->new($s);
-    my $raw = '';
-    while (time < $deadline) {
-        next unless $sel->can_read($deadline - time);
-        my $n = sysread($s, $raw, 65536, length $raw);
-        last if !$n;
-    }
-    close $s;
-    my ($status) = $raw =~ m{^HTTP/1\.\d (\d{3})};
-    return $status // 599;
-}
 
 # --- JSON after a known workload -------------------------------------------
 
@@ -221,7 +194,7 @@ sub nonzero {
               'status: the timeout is counted, and the cold start its wait signalled');
 
     # a client that leaves while its request waits
-    my $s = send_request('/function/wq/?mark=aborted');
+    my $s = $t->send_request('GET', '/function/wq/?mark=aborted');
     ok($t->wait_until(sub { $wq->()->{parked} == 1 }, 5, 'parked'), 'status: a waiting request is parked 1');
     close $s;
     ok($t->wait_until(sub { $wq->()->{parked} == 0 }, 5, 'abort seen'), '... until its client leaves');
@@ -229,7 +202,7 @@ sub nonzero {
               'status: the abort is counted; still one cold start for the revision');
 
     # one waits, the next finds the queue full, a replica comes up
-    my $waiting = send_request('/function/wq/?mark=queued');
+    my $waiting = $t->send_request('GET', '/function/wq/?mark=queued');
     ok($t->wait_until(sub { $wq->()->{parked} == 1 }, 5, 'parked again'), 'another request waits');
     $r = $t->get('/function/wq/?mark=full');
     is($r->{status}, 503, 'with the queue full (size=1) the next gets 503');
@@ -237,7 +210,7 @@ sub nonzero {
               '... "queue full"') or diag $r->{content};
     sleep 0.2;
     $t->publish_endpoint('wq', 'v1', 'e', $e->{addr});
-    is(read_status($waiting), 200, 'the waiting request is answered 200 once a replica is published');
+    is($t->read_response($waiting)->{status}, 200, 'the waiting request is answered 200 once a replica is published');
 
     my $rev = $wq->();
     is($rev->{requests}, 4, 'status: wq counted its 4 requests');
@@ -344,7 +317,7 @@ $t->publish_endpoint('dr', 'v1', 'd', $d->{addr});
 $t->wait_until(sub { revision_of(status_json(), 'dr', 'v1')->{ready} == 1 }, 5, 'dr replica ready');
 
 {
-    my $held = send_request('/function/dr/?sleep_ms=1500');
+    my $held = $t->send_request('GET', '/function/dr/?sleep_ms=1500');
     $t->wait_until(sub { (replica_of(revision_of(status_json(), 'dr', 'v1'), 'd') || {})->{in_flight} == 1 },
                    5, 'slow request in flight on d');
     $t->unpublish_endpoint('dr', 'v1', 'd');
@@ -361,7 +334,7 @@ $t->wait_until(sub { revision_of(status_json(), 'dr', 'v1')->{ready} == 1 }, 5, 
     is($r->{status}, 503, 'a draining replica takes no new request: 503 (queue size=0)');
     is($r->{json}{error}, 'no ready replica', '... "no ready replica"');
 
-    is(read_status($held), 200, 'the request in flight on the draining replica completes with 200');
+    is($t->read_response($held)->{status}, 200, 'the request in flight on the draining replica completes with 200');
     ok($t->wait_until(sub { !replica_of(revision_of(status_json(), 'dr', 'v1'), 'd') }, 5, 'd gone'),
        'the drained replica disappears from the status once its request ended');
     $rev = revision_of(status_json(), 'dr', 'v1');

@@ -23,40 +23,28 @@ faas_function hello {
     revision v2 "exec=/bin/true" weight=0;
 }
 
-upstream faas { faas_balancer; }
-
-server {
-    listen 127.0.0.1:%%PORT%%;
-    location /function/ { faas_pass; proxy_pass http://faas; }
-    location = /faas/status { faas_status; }
-}
+%%FRONT%%
 EOF
 
-sub revision {
-    my ($name) = @_;
-    my $st = $t->get('/faas/status')->{json};
-    my ($rev) = grep { $_->{name} eq $name } @{ $st->{functions}[0]{revisions} };
-    return $rev;
-}
 
-ok(!exists revision('v1')->{controller}, 'no controller section before the controller says anything');
+ok(!exists $t->revision_status('hello', 'v1')->{controller}, 'no controller section before the controller says anything');
 
 $t->redis('HSET', 'faas:status:hello:v1', 'state', 'backoff', 'desired', '2',
           'desired_reason', 'stable', 'reason', "exited with status 3: \"boom\"\n",
           'updated_ms', '1');
 
-ok($t->wait_until(sub { (revision('v1')->{controller} // {})->{state} }, 5, 'report'),
+ok($t->wait_until(sub { ($t->revision_status('hello', 'v1')->{controller} // {})->{state} }, 5, 'report'),
    'the controller status of a revision appears at the next resync');
-is_deeply(revision('v1')->{controller},
+is_deeply($t->revision_status('hello', 'v1')->{controller},
           { desired => 2, desired_reason => 'stable', state => 'backoff',
             reason => "exited with status 3: \"boom\"\n" },
           'with its desired count and why, state and last exit reason, escaped as JSON');
 
 $t->redis('HSET', 'faas:status:hello:v2', 'state', "\xff" x 40, 'desired', 'many',
           'reason', 'x' x 1000);
-ok($t->wait_until(sub { revision('v2')->{controller} }, 5, 'garbage report'),
+ok($t->wait_until(sub { $t->revision_status('hello', 'v2')->{controller} }, 5, 'garbage report'),
    'a status hash with garbage still gives valid JSON');
-my $c = revision('v2')->{controller};
+my $c = $t->revision_status('hello', 'v2')->{controller};
 is($c->{desired}, undef, 'a desired count that is not a number is shown as null');
 is(length $c->{reason}, 160, 'a long reason is cut');
 cmp_ok(length $c->{state}, '<=', 16, 'a long state is cut');

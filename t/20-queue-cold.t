@@ -13,8 +13,6 @@ use lib "$FindBin::Bin/lib";
 use FaasTest;
 use JSON::PP qw(decode_json);
 use Time::HiRes qw(time sleep);
-use POSIX ();
-use IO::Socket::INET;
 
 my $t = FaasTest->new;
 $t->start_redis;
@@ -48,40 +46,13 @@ faas_function never {
     queue size=10 timeout=1s;
 }
 
-upstream faas {
-    faas_balancer;
-    keepalive 16;
-}
+client_max_body_size 16m;
 
-server {
-    listen 127.0.0.1:%%PORT%%;
-    client_max_body_size 16m;
-
-    location /function/ {
-        faas_pass;
-        proxy_pass http://faas;
-        proxy_http_version 1.1;
-        proxy_set_header Connection "";
-    }
-
-    location = /faas/status { faas_status; }
-}
+%%FRONT%%
 EOF
 
 $t->start_nginx($CONF, access_log_format => $LOG);
 
-# the revision's counters from the status page
-sub revision_status {
-    my ($fn, $rev) = @_;
-    my $st = $t->get('/faas/status')->{json};
-    for my $f (@{ $st->{functions} }) {
-        next unless $f->{name} eq $fn;
-        for my $r (@{ $f->{revisions} }) {
-            return $r if $r->{name} eq $rev;
-        }
-    }
-    return undef;
-}
 
 # FNV-1a 64, as the test function reports for the body it received
 sub fnv1a {
@@ -95,38 +66,18 @@ sub fnv1a {
     return sprintf '%016x', $h;
 }
 
-# Runs $code in a child that answers through a pipe; returns a sub that
-# waits for the child and returns what it printed.
-sub in_background {
-    my ($code) = @_;
-    pipe(my $r, my $w) or die "pipe: $!";
-    my $pid = fork // die "fork: $!";
-    if ($pid == 0) {
-        close $r;
-        print {$w} $code->();
-        close $w;
-        POSIX::_exit(0);
-    }
-    close $w;
-    return sub {
-        local $/;
-        my $out = <$r>;
-        waitpid $pid, 0;
-        return $out;
-    };
-}
 
 # --- one cold request ------------------------------------------------------
 
 {
     my $sub = $t->redis_subscribe('faas:ch:wake');
 
-    my $wait = in_background(sub {
+    my $wait = $t->background(sub {
         my $res = $t->get('/function/cold/hello?x=1');
         return "$res->{status} $res->{content}";
     });
 
-    ok($t->wait_until(sub { (revision_status('cold', 'v1') // {})->{parked} == 1 },
+    ok($t->wait_until(sub { ($t->revision_status('cold', 'v1') // {})->{parked} == 1 },
                       5, 'the cold request is parked'),
        'a request to a function with no replica waits in the queue');
 
@@ -147,7 +98,7 @@ sub in_background {
     is($json->{query}, 'x=1', 'and its query');
     cmp_ok($waited, '<', 2, 'it was sent on at once, not at a resync');
 
-    my $st = revision_status('cold', 'v1');
+    my $st = $t->revision_status('cold', 'v1');
     is($st->{parked}, 0, 'nothing is parked afterwards');
     is($st->{cold_starts}, 1, 'one cold start is counted');
     is($st->{queue_waits}, 1, 'one queue wait is counted');
@@ -162,11 +113,11 @@ sub in_background {
     my $sub = $t->redis_subscribe('faas:ch:wake');
     my $fn = $t->start_fn(function => 'burst', revision => 'v1');
 
-    my $publisher = in_background(sub {
+    my $publisher = $t->background(sub {
         # wait until requests pile up, then publish the replica
         my $deadline = time + 10;
         while (time < $deadline) {
-            my $r = revision_status('burst', 'v1');
+            my $r = $t->revision_status('burst', 'v1');
             last if $r && $r->{parked} >= 100;
             sleep 0.02;
         }
@@ -190,7 +141,7 @@ sub in_background {
               'the burst sent exactly one wake signal for its revision');
     $sub->close;
 
-    my $st = revision_status('burst', 'v1');
+    my $st = $t->revision_status('burst', 'v1');
     is($st->{in_flight}, 0, 'no slot is held once the burst is answered');
     is($st->{parked}, 0, 'no request is left parked');
 }
@@ -203,14 +154,14 @@ sub in_background {
 
     my @waits = map {
         my $body = $_;
-        in_background(sub {
+        $t->background(sub {
             my $res = $t->request('POST', '/function/upload/put', $body,
                                   { 'Content-Type' => 'application/octet-stream' });
             return "$res->{status} $res->{content}";
         });
     } ($small, $large);
 
-    ok($t->wait_until(sub { (revision_status('upload', 'v1') // {})->{parked} == 2 },
+    ok($t->wait_until(sub { ($t->revision_status('upload', 'v1') // {})->{parked} == 2 },
                       10, 'both uploads are parked'),
        'POST requests wait in the queue once their bodies are read');
 
@@ -249,7 +200,7 @@ sub in_background {
     cmp_ok($took, '>=', 0.9, 'after the timeout (1s), not before');
     cmp_ok($took, '<', 5, 'and not much later');
 
-    my $st = revision_status('never', 'v1');
+    my $st = $t->revision_status('never', 'v1');
     is($st->{timeouts}, 1, 'the timeout is counted');
     is($st->{parked}, 0, 'and the request left the queue');
 }
@@ -259,19 +210,15 @@ sub in_background {
 SKIP: {
     skip 'reload needs the master process (not under ASan)', 3 if $t->asan;
 
-    my @waiting = map {
-        my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1:' . $t->nginx_port) or die;
-        print {$s} "GET /function/reload/x HTTP/1.1\r\nHost: x\r\n\r\n";
-        $s;
-    } 1 .. 6;
-    ok($t->wait_until(sub { (revision_status('reload', 'v1') // {})->{parked} == 6 },
+    my @waiting = map { $t->send_request('GET', '/function/reload/x') } 1 .. 6;
+    ok($t->wait_until(sub { $t->revision_status('reload', 'v1')->{parked} == 6 },
                       5, 'six parked'),
        'six requests wait before the reload');
 
     # published while the old workers drain; the reload returns once they
     # are gone, which is only after their parked requests were answered
     my $fn = $t->start_fn(function => 'reload', revision => 'v1');
-    my $publisher = in_background(sub {
+    my $publisher = $t->background(sub {
         sleep 1.5;
         $t->publish_endpoint('reload', 'v1', 'r1', $fn->{addr});
         return 'published';
@@ -279,7 +226,7 @@ SKIP: {
     $t->reload_nginx("$CONF\n# reloaded\n");
     $publisher->();
 
-    my @status = map { my $l = <$_> // ''; $l =~ m{^HTTP/1\.1 (\d+)} ? $1 : 0 } @waiting;
+    my @status = map { $t->read_response($_)->{status} } @waiting;
     is_deeply(\@status, [ (200) x 6 ],
               'requests parked before a reload are answered by the old workers');
     is($t->get('/function/reload/y')->{status}, 200, 'and the new workers serve the replica');

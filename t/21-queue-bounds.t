@@ -12,9 +12,7 @@ use Test::More;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use FaasTest;
-use IO::Socket::INET;
 use JSON::PP qw(decode_json);
-use POSIX ();
 use Time::HiRes qw(time sleep);
 
 my $t = FaasTest->new;
@@ -56,62 +54,16 @@ faas_function flaky {
     queue size=100 timeout=10s;
 }
 
-upstream faas {
-    faas_balancer;
-    keepalive 16;
-}
+proxy_read_timeout 10s;
 
-server {
-    listen 127.0.0.1:%%PORT%%;
-
-    location /function/ {
-        faas_pass;
-        proxy_pass http://faas;
-        proxy_http_version 1.1;
-        proxy_set_header Connection "";
-        proxy_read_timeout 10s;
-    }
-
-    location = /faas/status { faas_status; }
-}
+%%FRONT%%
 EOF
 
-sub revision_status {
-    my ($fn) = @_;
-    my $st = $t->get('/faas/status')->{json};
-    my ($f) = grep { $_->{name} eq $fn } @{ $st->{functions} };
-    return $f->{revisions}[0];
-}
 
-sub parked { (revision_status($_[0]) // {})->{parked} // -1 }
+sub parked { ($t->revision_status($_[0]) // {})->{parked} // -1 }
 
-# a client that sends a request and keeps its connection open
-sub open_request {
-    my ($path) = @_;
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1:' . $t->nginx_port)
-        or die "connect: $!";
-    print {$s} "GET $path HTTP/1.1\r\nHost: x\r\n\r\n";
-    return $s;
-}
 
-sub read_status {
-    my ($s) = @_;
-    my $line = <$s> // '';
-    return $line =~ m{^HTTP/1\.\d (\d+)} ? $1 : 0;
-}
 
-# the status and the decoded JSON body of a response on $s
-sub read_response {
-    my ($s) = @_;
-    my $status = read_status($s);
-    my $length = 0;
-    while (my $line = <$s>) {
-        $length = $1 if $line =~ /^Content-Length: (\d+)/i;
-        last if $line eq "\r\n";
-    }
-    read($s, my $body, $length);
-    return ($status, eval { decode_json($body) } // {});
-}
 
 sub fn_stats {
     my ($fn, $reset) = @_;
@@ -122,7 +74,7 @@ sub fn_stats {
 # --- past "size=" the answer is 503 -----------------------------------------
 
 {
-    my @waiting = map { open_request('/function/small/x') } 1 .. 3;
+    my @waiting = map { $t->send_request('GET', '/function/small/x') } 1 .. 3;
     ok($t->wait_until(sub { parked('small') == 3 }, 5, 'three parked'),
        'three requests fill a queue of size 3');
 
@@ -131,11 +83,11 @@ sub fn_stats {
     is($res->{headers}{'retry-after'}, '1', 'with Retry-After');
     is_deeply($res->{json}, { error => 'queue full', function => 'small', revision => 'v1' },
               'and a JSON body saying the queue is full');
-    is(revision_status('small')->{rejected}, 1, 'the rejection is counted');
+    is($t->revision_status('small')->{rejected}, 1, 'the rejection is counted');
 
     my $fn = $t->start_fn(function => 'small', revision => 'v1');
     $t->publish_endpoint('small', 'v1', 'r1', $fn->{addr});
-    is_deeply([ map { read_status($_) } @waiting ], [ 200, 200, 200 ],
+    is_deeply([ map { $t->read_response($_)->{status} } @waiting ], [ 200, 200, 200 ],
               'the three parked requests are answered once a replica is up');
 }
 
@@ -144,20 +96,20 @@ sub fn_stats {
 {
     my $fn = $t->start_fn(function => 'one', revision => 'v1');
 
-    my $s = open_request('/function/one/gone');
+    my $s = $t->send_request('GET', '/function/one/gone');
     ok($t->wait_until(sub { parked('one') == 1 }, 5, 'parked'),
        'a request parks in a queue of size 1');
     close $s;
     ok($t->wait_until(sub { parked('one') == 0 }, 5, 'place freed'),
        'its client goes away: the place is freed');
-    is(revision_status('one')->{aborted}, 1, 'the abort is counted');
+    is($t->revision_status('one')->{aborted}, 1, 'the abort is counted');
 
-    my $s2 = open_request('/function/one/kept');
+    my $s2 = $t->send_request('GET', '/function/one/kept');
     ok($t->wait_until(sub { parked('one') == 1 }, 5, 'parked again'),
        'the freed place takes another request');
 
     $t->publish_endpoint('one', 'v1', 'r1', $fn->{addr});
-    is(read_status($s2), 200, 'which is answered once a replica is up');
+    is($t->read_response($s2)->{status}, 200, 'which is answered once a replica is up');
     is(fn_stats($fn)->{requests}, 1,
        'the aborted request was never sent to the replica');
 
@@ -169,7 +121,7 @@ sub fn_stats {
 {
     my @fns = map { $t->start_fn(function => 'single', revision => 'v1') } 1 .. 2;
     $t->publish_endpoint('single', 'v1', "r$_", $fns[$_ - 1]{addr}) for 1 .. 2;
-    ok($t->wait_until(sub { revision_status('single')->{ready} == 2 }, 5, 'ready'),
+    ok($t->wait_until(sub { $t->revision_status('single')->{ready} == 2 }, 5, 'ready'),
        'two replicas of a function with concurrency 1');
 
     my $res = $t->get_many('/function/single/x?sleep_ms=50', 30, 30);
@@ -192,19 +144,19 @@ sub fn_stats {
 # --- a new replica with "concurrency 4" receives 4, not the whole queue -----
 
 {
-    my @waiting = map { open_request('/function/four/x?sleep_ms=800') } 1 .. 10;
+    my @waiting = map { $t->send_request('GET', '/function/four/x?sleep_ms=800') } 1 .. 10;
     ok($t->wait_until(sub { parked('four') == 10 }, 5, 'ten parked'), 'ten requests parked');
 
     my $fn = $t->start_fn(function => 'four', revision => 'v1');
     $t->publish_endpoint('four', 'v1', 'r1', $fn->{addr});
 
-    ok($t->wait_until(sub { revision_status('four')->{in_flight} == 4 }, 5, 'four in flight'),
+    ok($t->wait_until(sub { $t->revision_status('four')->{in_flight} == 4 }, 5, 'four in flight'),
        'the new replica takes four');
     is(parked('four'), 6, 'the other six keep waiting');
 
-    my @answers = map { [ read_response($_) ] } @waiting;
-    is_deeply([ map { $_->[0] } @answers ], [ (200) x 10 ], 'all ten are answered');
-    is_deeply([ grep { $_->[1]{in_flight} > 4 } @answers ], [],
+    my @answers = map { $t->read_response($_) } @waiting;
+    is_deeply([ map { $_->{status} } @answers ], [ (200) x 10 ], 'all ten are answered');
+    is_deeply([ grep { $_->{json}{in_flight} > 4 } @answers ], [],
               'the replica never held more than four');
 }
 
@@ -212,7 +164,7 @@ sub fn_stats {
 
 {
     my $refusing = $t->start_refusing_port;
-    my @waiting = map { open_request('/function/flaky/x') } 1 .. 20;
+    my @waiting = map { $t->send_request('GET', '/function/flaky/x') } 1 .. 20;
     ok($t->wait_until(sub { parked('flaky') == 20 }, 5, 'twenty parked'),
        'twenty requests parked');
 
@@ -224,9 +176,9 @@ sub fn_stats {
                [ 'PUBLISH', $t->endpoints_channel, "up flaky v1 dead 127.0.0.1:$refusing" ],
                [ 'PUBLISH', $t->endpoints_channel, "up flaky v1 alive $fn->{addr}" ]);
 
-    is_deeply([ map { read_status($_) } @waiting ], [ (200) x 20 ],
+    is_deeply([ map { $t->read_response($_)->{status} } @waiting ], [ (200) x 20 ],
               'every parked request is answered 200 though one replica refuses');
-    cmp_ok(revision_status('flaky')->{failures}, '>=', 1, 'the refusals are counted');
+    cmp_ok($t->revision_status('flaky')->{failures}, '>=', 1, 'the refusals are counted');
 }
 
 # --- refused by every replica: the request waits again, nothing is lost -----
@@ -237,28 +189,23 @@ sub fn_stats {
     my $refusing = $t->start_refusing_port;
     $t->publish_endpoint('replay', 'v1', 'dead', "127.0.0.1:$refusing");
 
-    my @waiting = map {
-        my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1:' . $t->nginx_port) or die;
-        print {$s} "POST /function/replay/x HTTP/1.1\r\nHost: x\r\n"
-                 . "Content-Length: 5\r\n\r\nhello";
-        $s;
-    } 1 .. 10;
+    my @waiting = map { $t->send_request('POST', '/function/replay/x', 'hello') } 1 .. 10;
 
     ok($t->wait_until(sub { parked('replay') == 10 }, 5, 'replayed requests parked'),
        'requests refused by the only replica wait in the queue again, POSTs too');
     # those that took a slot on it were refused and replayed; the others
     # queued behind them and were never sent to it
-    cmp_ok(revision_status('replay')->{replays}, '>=', 1, 'replays are counted');
+    cmp_ok($t->revision_status('replay')->{replays}, '>=', 1, 'replays are counted');
 
     my $fn = $t->start_fn(function => 'replay', revision => 'v1');
     $t->unpublish_endpoint('replay', 'v1', 'dead');
     $t->publish_endpoint('replay', 'v1', 'alive', $fn->{addr});
 
-    my @answers = map { [ read_response($_) ] } @waiting;
+    my @answers = map { $t->read_response($_) } @waiting;
 
-    is_deeply([ map { $_->[0] } @answers ], [ (200) x 10 ],
+    is_deeply([ map { $_->{status} } @answers ], [ (200) x 10 ],
               'all are answered 200 by the replica that replaced it');
-    is_deeply([ map { $_->[1]{body_len} } @answers ], [ (5) x 10 ],
+    is_deeply([ map { $_->{json}{body_len} } @answers ], [ (5) x 10 ],
               'with their bodies');
     is(fn_stats($fn)->{requests}, 10, 'each reached a replica exactly once');
 }
@@ -270,8 +217,8 @@ sub fn_stats {
     $t->publish_endpoint('flaky', 'v1', 'slow', $fn->{addr});
 
     # clients that leave while their request is proxied
-    my @gone = map { open_request('/function/flaky/x?sleep_ms=3000') } 1 .. 5;
-    ok($t->wait_until(sub { revision_status('flaky')->{in_flight} >= 5 }, 5, 'in flight'),
+    my @gone = map { $t->send_request('GET', '/function/flaky/x?sleep_ms=3000') } 1 .. 5;
+    ok($t->wait_until(sub { $t->revision_status('flaky')->{in_flight} >= 5 }, 5, 'in flight'),
        'five slow requests in flight');
     close $_ for @gone;
 
@@ -281,7 +228,7 @@ sub fn_stats {
     $t->get_many('/function/flaky/x', 50, 10);
 
     ok($t->wait_until(sub {
-           my $st = revision_status('flaky');
+           my $st = $t->revision_status('flaky');
            return 0 if $st->{in_flight} != 0 || $st->{parked} != 0;
            return !grep { $_->{in_flight} != 0 } @{ $st->{replicas} };
        }, 10, 'counts back to zero'),

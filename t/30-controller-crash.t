@@ -16,9 +16,6 @@ use FaasController;
 use Time::HiRes qw(time sleep);
 
 my $t = FaasTest->new;
-plan skip_all => 'build/faas-testfn not built' unless $t->have_testfn;
-plan skip_all => 'module not built' unless -f $t->module_path;
-plan skip_all => 'controller not built' unless -x FaasController->new($t)->binary;
 
 my $TESTFN = $t->testfn_path;
 
@@ -49,18 +46,7 @@ faas_function flaky {
     env TESTFN_EXIT_AFTER_MS=1500;
 }
 
-upstream faas {
-    faas_balancer;
-}
-
-server {
-    listen 127.0.0.1:%%PORT%%;
-
-    location /function/ {
-        faas_pass;
-        proxy_pass http://faas;
-    }
-}
+%%FRONT%%
 END
 
 # every endpoint event from the start on, read at the end

@@ -16,9 +16,6 @@ use POSIX qw(WNOHANG);
 use Time::HiRes qw(time sleep);
 
 my $t = FaasTest->new;
-plan skip_all => 'build/faas-testfn not built' unless $t->have_testfn;
-plan skip_all => 'module not built' unless -f $t->module_path;
-plan skip_all => 'controller not built' unless -x FaasController->new($t)->binary;
 
 my $TESTFN = $t->testfn_path;
 
@@ -32,22 +29,9 @@ faas_function slow {
     health /healthz;
 }
 
-upstream faas {
-    faas_balancer;
-    keepalive 16;
-}
+proxy_read_timeout 30s;
 
-server {
-    listen 127.0.0.1:%%PORT%%;
-
-    location /function/ {
-        faas_pass;
-        proxy_pass http://faas;
-        proxy_http_version 1.1;
-        proxy_set_header Connection "";
-        proxy_read_timeout 30s;
-    }
-}
+%%FRONT%%
 END
 
 my $c = FaasController->new($t, args => [ '--drain-timeout', '4s' ]);

@@ -14,9 +14,6 @@ use FaasTest;
 use FaasController;
 
 my $t = FaasTest->new;
-plan skip_all => 'build/faas-testfn not built' unless $t->have_testfn;
-plan skip_all => 'module not built' unless -f $t->module_path;
-plan skip_all => 'controller not built' unless -x FaasController->new($t)->binary;
 
 my $TESTFN = $t->testfn_path;
 my $c = FaasController->new($t);

@@ -68,23 +68,7 @@ faas_redis %%REDIS%% resync=500ms metrics=200ms;
 
 $FUNCTIONS
 
-upstream faas {
-    faas_balancer;
-    keepalive 16;
-}
-
-server {
-    listen 127.0.0.1:%%PORT%%;
-
-    location /function/ {
-        faas_pass;
-        proxy_pass http://faas;
-        proxy_http_version 1.1;
-        proxy_set_header Connection "";
-    }
-
-    location = /faas/status { faas_status; }
-}
+%%FRONT%%
 END
 
 my %FIGURES;    # engine => { publish => [ms...], cold => ms }

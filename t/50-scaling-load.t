@@ -27,9 +27,6 @@ use FaasController;
 use Time::HiRes qw(time sleep);
 
 my $t = FaasTest->new;
-plan skip_all => 'build/faas-testfn not built' unless $t->have_testfn;
-plan skip_all => 'module not built' unless -f $t->module_path;
-plan skip_all => 'controller not built' unless -x FaasController->new($t)->binary;
 
 my $TESTFN  = $t->testfn_path;
 my $MAX     = 4;
@@ -48,23 +45,7 @@ faas_function burst {
     queue size=100 timeout=30s;
 }
 
-upstream faas {
-    faas_balancer;
-    keepalive 16;
-}
-
-server {
-    listen 127.0.0.1:%%PORT%%;
-
-    location /function/ {
-        faas_pass;
-        proxy_pass http://faas;
-        proxy_http_version 1.1;
-        proxy_set_header Connection "";
-    }
-
-    location = /faas/status { faas_status; }
-}
+%%FRONT%%
 END
 
 my $c = FaasController->new($t, args => [ '--tick', '500ms', '--stable-window', '6s',

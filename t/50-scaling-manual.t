@@ -25,9 +25,6 @@ use FaasController;
 use Time::HiRes qw(time sleep);
 
 my $t = FaasTest->new;
-plan skip_all => 'build/faas-testfn not built' unless $t->have_testfn;
-plan skip_all => 'module not built' unless -f $t->module_path;
-plan skip_all => 'controller not built' unless -x FaasController->new($t)->binary;
 
 my $TESTFN = $t->testfn_path;
 my $IDLE_S = 3;
@@ -43,21 +40,7 @@ faas_function pin {
     queue size=100 timeout=10s;
 }
 
-upstream faas {
-    faas_balancer;
-    keepalive 16;
-}
-
-server {
-    listen 127.0.0.1:%%PORT%%;
-
-    location /function/ {
-        faas_pass;
-        proxy_pass http://faas;
-        proxy_http_version 1.1;
-        proxy_set_header Connection "";
-    }
-}
+%%FRONT%%
 END
 
 my $c = FaasController->new($t, args => [ '--tick', '500ms' ]);

@@ -24,9 +24,6 @@ use FaasController;
 use Time::HiRes qw(time sleep);
 
 my $t = FaasTest->new;
-plan skip_all => 'build/faas-testfn not built' unless $t->have_testfn;
-plan skip_all => 'module not built' unless -f $t->module_path;
-plan skip_all => 'controller not built' unless -x FaasController->new($t)->binary;
 
 my $TESTFN = $t->testfn_path;
 my $IDLE_S = 3;
@@ -47,21 +44,7 @@ faas_function floor {
     scale min=1 idle=${IDLE_S}s;
 }
 
-upstream faas {
-    faas_balancer;
-    keepalive 16;
-}
-
-server {
-    listen 127.0.0.1:%%PORT%%;
-
-    location /function/ {
-        faas_pass;
-        proxy_pass http://faas;
-        proxy_http_version 1.1;
-        proxy_set_header Connection "";
-    }
-}
+%%FRONT%%
 END
 
 my $c = FaasController->new($t, args => [ '--tick', '500ms' ]);

@@ -66,8 +66,7 @@ sub log_dir   { $_[0]{state_dir} . '/logs' }
 
 sub binary {
     my ($self) = @_;
-    return $self->{t}->build_dir
-        . ($self->{t}->asan ? '/asan/faas-controller' : '/faas-controller');
+    return ref($self)->binary_of($self->{t});
 }
 
 # FaasController->binary_of($t): the binary a controller of harness $t
@@ -103,6 +102,7 @@ sub _env {
 sub start {
     my ($self, @extra) = @_;
     croak "controller already running" if $self->{pid};
+    croak $self->binary . " is not built (make)" unless -x $self->binary;
     my $offset = -s $self->{log} // 0;
     my @cmd = $self->command(@extra);
     my $env = $self->_env;

@@ -16,6 +16,7 @@ use File::Path qw(remove_tree);
 use File::Temp qw(tempdir);
 use HTTP::Tiny;
 use IO::Socket::INET;
+use IO::Select;
 use JSON::PP;
 use Net::EmptyPort qw(empty_port);    # shipped with Debian's libtest-tcp-perl
 use POSIX qw(WNOHANG);
@@ -542,8 +543,32 @@ sub worker_pids {
 }
 
 # Replaces the placeholders of a test's http block (see the POD).
+# The usual front of a test's functions, %%FRONT%% in a configuration: an
+# upstream "faas" with faas_balancer and keepalive, and a server on
+# %%PORT%% routing /function/ with faas_pass and answering /faas/status.
+my $FRONT = <<'EOF';
+upstream faas {
+    faas_balancer;
+    keepalive 16;
+}
+
+server {
+    listen 127.0.0.1:%%PORT%%;
+
+    location /function/ {
+        faas_pass;
+        proxy_pass http://faas;
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+    }
+
+    location = /faas/status { faas_status; }
+}
+EOF
+
 sub _substitute {
     my ($self, $block) = @_;
+    $block =~ s/%%FRONT%%\n?/$FRONT/g;
     $block =~ s/%%PORT%%/$self->nginx_port/ge;
     $block =~ s/%%PORT2%%/$self->nginx_port2/ge;
     $block =~ s/%%PREFIX%%/$self->{prefix}/g;
@@ -628,7 +653,7 @@ sub start_nginx {
         log  => "$p/nginx.stderr");
     $self->{nginx} = { pid => $pid, opt => \%opt, block => $block };
 
-    my $wait = $opt{wait} // ($block =~ /%%PORT%%/ ? 1 : 0);
+    my $wait = $opt{wait} // ($block =~ /%%(?:PORT|FRONT)%%/ ? 1 : 0);
     return $pid unless $wait;
     my $why = $self->_wait_port($pid, $self->nginx_port,
                                 $self->{asan} ? 3 * $START_WAIT_S : $START_WAIT_S);
@@ -713,6 +738,41 @@ sub stop_nginx {
     $self->_stop_pid($n->{pid});
     $self->{nginx} = undef;
     return;
+}
+
+# $t->revision_status($fn, $rev): revision $rev of function $fn as the
+# module's status page at /faas/status shows it (a hash ref; $rev defaults
+# to the function's first revision), or {} when it is not there.
+sub revision_status {
+    my ($self, $fn, $rev) = @_;
+    my $st = $self->get('/faas/status')->{json} || {};
+    my ($f) = grep { $_->{name} eq $fn } @{ $st->{functions} || [] };
+    return {} unless $f;
+    my @revs = @{ $f->{revisions} || [] };
+    my ($r) = defined $rev ? grep { $_->{name} eq $rev } @revs : $revs[0];
+    return $r || {};
+}
+
+# $t->background(sub { ... }): runs the sub in a forked child while the
+# test goes on.  Returns a sub that waits for the child and returns what
+# the sub returned (as text, through a pipe).
+sub background {
+    my ($self, $code) = @_;
+    pipe(my $r, my $w) or croak "pipe: $!";
+    my $pid = fork // croak "fork: $!";
+    if ($pid == 0) {
+        close $r;
+        print {$w} $code->();
+        close $w;
+        POSIX::_exit(0);
+    }
+    close $w;
+    return sub {
+        local $/;
+        my $out = <$r>;
+        waitpid $pid, 0;
+        return $out;
+    };
 }
 
 # $t->access_log: the text of <prefix>/access.log ('' if none yet).
@@ -871,6 +931,48 @@ sub request {
         my $json = eval { JSON::PP->new->utf8->allow_nonref->decode($res->{content}) };
         $res->{json} = $json if defined $json;
     }
+    return $res;
+}
+
+# $t->send_request($method, $path, $body): sends one HTTP/1.0 request to
+# nginx on a connection of its own and returns the socket without reading
+# anything, so that the request stays in flight (parked, or held by a slow
+# replica) until $t->read_response, or is aborted by closing the socket.
+sub send_request {
+    my ($self, $method, $path, $body) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $self->nginx_port,
+                                  Proto => 'tcp', Timeout => 5)
+        or croak "connect: $!";
+    $s->autoflush(1);
+    print {$s} "$method $path HTTP/1.0\r\nHost: 127.0.0.1\r\n"
+        . (defined $body ? 'Content-Length: ' . length($body) . "\r\n\r\n$body" : "\r\n");
+    return $s;
+}
+
+# $t->read_response($socket, $timeout_s): reads the whole answer on a
+# send_request socket (up to $timeout_s, 10 by default) and closes it.
+# Returns { status, headers (lower-case names), body, json (when the body
+# is JSON) }; status 599 when nothing came.
+sub read_response {
+    my ($self, $s, $timeout) = @_;
+    my $deadline = time + ($timeout // $HTTP_TIMEOUT_S);
+    my $sel = IO::Select->new($s);
+    my $raw = '';
+    while (time < $deadline) {
+        next unless $sel->can_read($deadline - time);
+        my $n = sysread($s, $raw, 65536, length $raw);
+        last if !$n;
+    }
+    close $s;
+    my ($head, $body) = split /\r\n\r\n/, $raw, 2;
+    my ($status) = ($head // '') =~ m{^HTTP/1\.\d (\d{3})};
+    my %h;
+    for (split /\r\n/, $head // '') {
+        $h{ lc $1 } = $2 if /^([^:]+):\s*(.*)$/;
+    }
+    my $res = { status => $status // 599, headers => \%h, body => $body // '' };
+    my $json = eval { JSON::PP->new->utf8->decode($res->{body}) };
+    $res->{json} = $json if ref $json;
     return $res;
 }
 
@@ -1262,6 +1364,9 @@ the prefix and the test's block.  Placeholders in the block:
     %%PORT2%%       a second free port ($t->nginx_port2)
     %%PREFIX%%      the prefix directory
     %%MODULE_DIR%%  <repo>/build
+    %%FRONT%%       upstream "faas" (faas_balancer, keepalive 16) and a
+                    server on %%PORT%% routing /function/ with faas_pass
+                    and /faas/status with faas_status
 
 Any other C<%%NAME%%> is an error.  The ports stay the same for the whole
 life of the object (reloads, restarts).
